@@ -1,0 +1,137 @@
+"""Blind kernel estimate of the `default` preset: a Gaussian fitted to the LR spectrum.
+
+Natural images have power spectra close to a power law, `P_x(f) ~ |f|^-alpha`. Blurring by
+a Gaussian with covariance `Sigma` (HR pixels^2) multiplies the spectrum by
+`exp(-4 pi^2 f^T Sigma f)`, and an LR frequency `nu` (cycles per LR pixel) is the HR
+frequency `nu / s`. So, on a mid-frequency band where neither the DC nor aliasing and
+noise dominate,
+
+    log P_y(nu) = c0 + c1 cos 2t + c2 sin 2t + c3 cos 4t + c4 sin 4t
+                  - alpha log|nu| - 4 pi^2 nu^T Sigma nu / s^2,
+
+with `t` the direction of `nu`. The angular terms absorb the image's own orientation
+bias (a picture of a fence is anisotropic at every scale), leaving to `Sigma` only the
+anisotropy that grows with frequency, as a blur's does. Every unknown enters linearly, so
+one weighted least-squares solve gives `Sigma` and the image's slope `alpha` per image,
+with no iteration. The periodogram is Welch's (Hann tiles, half overlap) for stability.
+
+Measured on the 18 DIV2KRK development images: relative L2 error of the kernel 0.155
+(x2) and 0.086 (x4); see RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+
+from issr_jax.kernels import kernel_from_covariance
+
+__all__ = ["QUANTISATION_NOISE", "welch_periodogram", "spectral_covariance", "estimate_kernel", "estimated_kernel_size"]
+
+# Variance of the BT.601 luma of 8-bit RGB quantisation noise, on the [0, 255] scale:
+# the spectrum's floor for 8-bit images.
+QUANTISATION_NOISE = 0.0275
+
+
+def estimated_kernel_size(scale: int) -> int:
+    """Side of the estimated kernel: `10 s + 1`, room for 4 sigma up to `1.25 s` HR px."""
+    return 10 * scale + 1
+
+
+def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Welch power spectrum of a 2-D image, Hann tiles with 50% overlap, means removed.
+
+    Args:
+      image: `[H, W]` float (any scale); `min(H, W) >= 16`.
+      tile: tile side; reduced to the largest power of two that fits a small image.
+
+    Returns:
+      `(power [t, t//2+1], freq_rows, freq_cols)`, frequencies in cycles per pixel.
+    """
+    h, w = image.shape
+    while tile > min(h, w):
+        tile //= 2
+    window_1d = jnp.hanning(tile + 2)[1:-1]
+    window = window_1d[:, None] * window_1d[None, :]
+    step = tile // 2
+    starts_r = range(0, h - tile + 1, step)
+    starts_c = range(0, w - tile + 1, step)
+    tiles = jnp.stack([jax.lax.dynamic_slice(image, (r, c), (tile, tile)) for r in starts_r for c in starts_c])
+    tiles = tiles - jnp.mean(tiles, axis=(1, 2), keepdims=True)
+    power = jnp.mean(jnp.abs(jnp.fft.rfft2(tiles * window)) ** 2, axis=0) / jnp.sum(window**2)
+    freq_rows = jnp.broadcast_to(jnp.fft.fftfreq(tile)[:, None], power.shape)
+    freq_cols = jnp.broadcast_to(jnp.fft.rfftfreq(tile)[None, :], power.shape)
+    return power, freq_rows, freq_cols
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "band", "snr_min"))
+def spectral_covariance(
+    luma: jax.Array,
+    *,
+    scale: int,
+    band: tuple[float, float] = (0.05, 0.45),
+    snr_min: float = 10.0,
+    noise: float = QUANTISATION_NOISE,
+) -> tuple[jax.Array, jax.Array]:
+    """Fits the Gaussian blur's covariance to the LR image's spectrum (module docstring).
+
+    Args:
+      luma: `[H, W]` float32 in [0, 1], the LR image's luma (BT.601 Y) or gray values.
+      scale: the SR factor `s` (the blur is measured in HR pixels).
+      band: LR frequencies (cycles per LR pixel) used in the fit.
+      snr_min: frequencies whose power is below `snr_min * noise` are left out.
+      noise: white noise floor subtracted from the power ([0, 255] scale units).
+
+    Returns:
+      `(covariance [2, 2] in HR pixels^2 (row, column axes), alpha)`: the covariance's
+      principal deviations are clipped to `[0.2, 1.25 s]` HR pixels.
+    """
+    power, fy, fx = welch_periodogram(jnp.asarray(luma, jnp.float32) * 255.0)
+    radius = jnp.hypot(fy, fx)
+    angle = jnp.arctan2(fy, fx)
+    keep = (radius >= band[0]) & (radius <= band[1]) & (power > snr_min * noise)
+    q = -4 * math.pi**2 / scale**2
+    design = jnp.stack(
+        [
+            jnp.ones_like(radius),
+            jnp.cos(2 * angle),
+            jnp.sin(2 * angle),
+            jnp.cos(4 * angle),
+            jnp.sin(4 * angle),
+            q * fy**2,
+            q * 2 * fy * fx,
+            q * fx**2,
+            -jnp.log(jnp.maximum(radius, 1e-12)),
+        ],
+        axis=-1,
+    ).reshape(-1, 9)
+    target = jnp.log(jnp.maximum(power - noise, 1e-12)).reshape(-1)
+    weight = keep.reshape(-1).astype(jnp.float32)
+    # Weighted normal equations (fixed shapes, so it jits); columns are scaled first so
+    # float32 stays well conditioned.
+    column_scale = jnp.sqrt(jnp.sum(weight[:, None] * design**2, axis=0)) + 1e-12
+    scaled = design / column_scale
+    gram = scaled.T @ (weight[:, None] * scaled) + 1e-6 * jnp.eye(9)
+    coefficients = jnp.linalg.solve(gram, scaled.T @ (weight * target)) / column_scale
+    covariance = jnp.array([[coefficients[5], coefficients[6]], [coefficients[6], coefficients[7]]])
+    eigenvalues, eigenvectors = jnp.linalg.eigh(covariance)
+    eigenvalues = jnp.clip(eigenvalues, 0.2**2, (1.25 * scale) ** 2)
+    covariance = (eigenvectors * eigenvalues) @ eigenvectors.T
+    return covariance, coefficients[8]
+
+
+def estimate_kernel(luma: jax.Array, *, scale: int) -> jax.Array:
+    """The blind kernel estimate: a Gaussian with the fitted spectral covariance.
+
+    Args:
+      luma: `[H, W]` float32 in [0, 1], the LR luma; `min(H, W) >= 16`.
+      scale: the SR factor.
+
+    Returns:
+      `[10 s + 1, 10 s + 1] float32`, non-negative, sums to 1, centred (HR pixels).
+    """
+    covariance, _ = spectral_covariance(luma, scale=scale)
+    return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))
