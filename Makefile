@@ -1,0 +1,32 @@
+# One virtual environment in .venv; every target installs what it needs first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test test-fast bench results clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,experiments]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The main job on the built-in demo input: writes issr_demo/ and prints PSNRs.
+demo: $(STAMP)
+	$(PY) -m issr_jax --output=issr_demo
+
+# Every test; those needing ../shared/datasets skip with a reason when it is absent.
+test: $(STAMP)
+	$(PY) -m pytest tests -ra
+
+test-fast: $(STAMP)
+	$(PY) -m pytest tests -ra -m "not slow"
+
+bench: $(STAMP)
+	$(PY) -m experiments.bench
+
+clean:
+	rm -rf $(VENV) issr_demo .pytest_cache

@@ -1,0 +1,49 @@
+"""issr_jax: ISSR-DIL zero-shot super-resolution (Deep Identity Learning) in JAX.
+
+The pure functions, one module per idea (see docs/architecture.md):
+
+>>> import jax, issr_jax
+>>> lr = jax.random.uniform(jax.random.key(0), (24, 24, 3))
+>>> issr_jax.super_resolve(lr, scale=2, key=jax.random.key(1)).image.shape
+(48, 48, 3)
+"""
+
+from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from issr_jax.drk import apply_drk, extract_drk
+from issr_jax.fit import FitConfig, FitResult, fit_inverse, fit_inverse_batch
+from issr_jax.identity_loss import LossWeights, dil_objective
+from issr_jax.kernels import gaussian_kernel, kernel_gallery, paper_sigma
+from issr_jax.lcnn import LCNN
+from issr_jax.pipeline import Inverse, SuperResolution, design_inverse, estimate_kernels, restore, super_resolve, super_resolve_batch
+from issr_jax.kernel_estimation import estimate_kernel
+from issr_jax.restoration_filter import lmmse_restoration_kernel
+from issr_jax.presets import PRESETS, Preset, get_preset
+from issr_jax.resize import imresize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FitConfig",
+    "FitResult",
+    "LCNN",
+    "LossWeights",
+    "PRESETS",
+    "Preset",
+    "SuperResolution",
+    "apply_drk",
+    "dil_objective",
+    "extract_drk",
+    "fit_inverse",
+    "fit_inverse_batch",
+    "gaussian_kernel",
+    "get_preset",
+    "imresize",
+    "kernel_gallery",
+    "paper_sigma",
+    "restore",
+    "rgb_to_y",
+    "rgb_to_ycbcr",
+    "super_resolve",
+    "super_resolve_batch",
+    "ycbcr_to_rgb",
+]

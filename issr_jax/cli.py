@@ -1,0 +1,151 @@
+"""Command line: `issr-jax` or `python -m issr_jax` (absl flags).
+
+    issr-jax                                   # built-in demo, writes issr_demo/
+    issr-jax --input=lr.png --output=sr.png --scale=2
+    issr-jax --input=LR/ --output=SR/ --scale=4 --preset=paper
+    issr-jax --input=lr.png --output=sr.png --kernel=kernel.mat   # known kernel
+
+Exit status: 0 when every file was written or skipped, 1 when any failed, 2 for bad flags.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from absl import app, flags, logging
+
+from issr_jax.image_io import DEFAULT_MAX_PIXELS, ImageError
+from issr_jax.presets import PRESETS
+
+FLAGS = flags.FLAGS
+
+flags.DEFINE_string("input", None, "LR image file, or a folder of images. Without it: run the built-in demo.")
+flags.DEFINE_string("output", None, "Output file (for a file input) or folder (for a folder input or the demo).")
+flags.DEFINE_integer("scale", 2, "Integer upscaling factor, >= 2.", lower_bound=2)
+flags.DEFINE_enum("method", "drk", ["drk", "lcnn"], "drk: convolve with the extracted restoration kernel (fast); lcnn: run the fitted network.")
+flags.DEFINE_enum("preset", "default", sorted(PRESETS), "default: spectral kernel estimate + closed-form inverse (best measured); paper: the paper as written (Adam lr 0.01); paper_literal: lr 0.1 as printed (diverges).")
+flags.DEFINE_string("kernel", None, "A known blur kernel (.npy, or .mat with variable 'Kernel') to use instead of estimating one.")
+flags.DEFINE_integer("seed", 0, "Seed of the PRNG (kernel gallery, weights, minibatches); same seed, same output.")
+flags.DEFINE_bool("save_kernels", False, "Also write NAME_kernel.npy and NAME_drk.npy next to each output.")
+flags.DEFINE_bool("overwrite", False, "Replace existing outputs (otherwise they are kept, and a folder run resumes).")
+flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Refuse outputs larger than this many pixels (checked before decoding the input).", lower_bound=1)
+flags.DEFINE_bool("quiet", False, "Print only errors and the final summary.")
+flags.DEFINE_bool("verbose", False, "Also print the time of each stage.")
+
+
+def _say(message: str) -> None:
+    if not FLAGS.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _error(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def _format_seconds(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _progress(index: int, total: int, outcome, started: float) -> None:
+    if outcome.status == "failed":
+        _error(outcome.problem)
+        return
+    done = index + 1
+    elapsed = time.perf_counter() - started
+    eta = elapsed / done * (total - done)
+    detail = f"{outcome.seconds:.2f} s" if outcome.status == "done" else "skipped (output exists)"
+    line = f"[{done}/{total}] {outcome.input.name}: {detail}, ETA {_format_seconds(eta)}"
+    if FLAGS.verbose and outcome.stages:
+        line += " (" + ", ".join(f"{k} {v:.2f} s" for k, v in outcome.stages.items()) + ")"
+    _say(line)
+
+
+def _run_demo(key) -> int:
+    from issr_jax.demo import run_demo
+
+    output = Path(FLAGS.output or "issr_demo")
+    report = run_demo(output, scale=FLAGS.scale, key=key, preset=FLAGS.preset, method=FLAGS.method, overwrite=True)
+    print(report)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments {argv[1:]}; options are --flags (see --help)")
+    if not FLAGS.verbose:  # JAX logs backend probing (no TPU, no GPU) at INFO level
+        logging.set_verbosity(logging.WARNING)
+    import jax  # imported late: `--help` stays fast
+
+    from issr_jax.files import super_resolve_file, super_resolve_folder
+    from issr_jax.kernel_io import read_kernel
+
+    key = jax.random.key(FLAGS.seed)
+    try:
+        kernel = read_kernel(FLAGS.kernel) if FLAGS.kernel else None
+    except ImageError as error:
+        _error(str(error))
+        return 1
+    if FLAGS.input is None:
+        return _run_demo(key)
+
+    source = Path(FLAGS.input)
+    common = dict(
+        scale=FLAGS.scale,
+        key=key,
+        preset=FLAGS.preset,
+        method=FLAGS.method,
+        kernel=kernel,
+        save_kernels=FLAGS.save_kernels,
+        overwrite=FLAGS.overwrite,
+        max_pixels=FLAGS.max_pixels,
+    )
+    if not source.exists():
+        _error(f"{source}: --input does not exist; check the path")
+        return 1
+    if source.is_dir():
+        if FLAGS.output is None:
+            _error("--output is required with a folder --input (a folder to write into)")
+            return 1
+        started = time.perf_counter()
+        try:
+            summary = super_resolve_folder(
+                source, FLAGS.output, on_outcome=lambda i, n, o: _progress(i, n, o, started), **common
+            )
+        except ImageError as error:
+            _error(str(error))
+            return 1
+        for path, reason in summary.ignored:
+            if FLAGS.verbose:
+                _say(f"ignored {path.name}: {reason}")
+        failed = summary.count("failed")
+        print(
+            f"done {summary.count('done')}, skipped {summary.count('skipped')}, failed {failed}, "
+            f"ignored {len(summary.ignored)} non-image entries, in {_format_seconds(summary.seconds)}"
+            + (f"; failures listed in {Path(FLAGS.output) / 'failures.txt'}" if failed else ""),
+            file=sys.stderr,
+        )
+        return 1 if failed else 0
+
+    output = Path(FLAGS.output) if FLAGS.output else source.with_name(f"{source.stem}_x{FLAGS.scale}{source.suffix}")
+    try:
+        outcome = super_resolve_file(source, output, **common)
+    except ImageError as error:
+        _error(str(error))
+        return 1
+    _say(f"wrote {outcome.output} in {outcome.seconds:.2f} s")
+    return 0
+
+
+def run() -> None:
+    """Entry point of `issr-jax` and `python -m issr_jax`: `--help` lists this module's flags."""
+    main_module = sys.modules["__main__"]
+    main_module.__doc__ = __doc__
+    for flag in FLAGS.get_flags_for_module(__name__):
+        FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
