@@ -24,6 +24,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "FitConfig",
+    "Inverse",
+    "estimate_kernel",
+    "estimate_kernels",
+    "design_inverse",
+    "lmmse_restoration_kernel",
     "FitResult",
     "LCNN",
     "LossWeights",

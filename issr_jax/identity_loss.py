@@ -7,7 +7,9 @@ free.
 
 The regulariser `R = w_pinv L_pinv + w_unity L_unity + w_rs L_rs`:
 - `L_pinv = ||DRK - pinv(K)||_F`, `pinv` the Moore-Penrose pseudo-inverse of K read as a
-    matrix (the paper's definition; it is not a convolution inverse, see Table 4).
+    matrix (the paper's definition; it is not a convolution inverse, see Table 4), with
+  `jnp.linalg.pinv`'s float32 cut-off (singular values below `10 * k * eps` of the
+  largest are dropped, as in PyTorch's `pinv`).
 - `L_unity = |1 - sum(DRK)|`, the DRK preserves the mean.
 - `L_rs = ||DRK - minmax_normalise(DRK)||_F`, the "range" term.
 A weight of 0 switches a term off.

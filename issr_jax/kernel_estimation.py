@@ -69,7 +69,7 @@ def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, 
 
 @functools.partial(jax.jit, static_argnames=("scale", "band", "snr_min"))
 def spectral_covariance(
-    luma: jax.Array,
+    image: jax.Array,
     *,
     scale: int,
     band: tuple[float, float] = (0.05, 0.45),
@@ -79,7 +79,7 @@ def spectral_covariance(
     """Fits the Gaussian blur's covariance to the LR image's spectrum (module docstring).
 
     Args:
-      luma: `[H, W]` float32 in [0, 1], the LR image's luma (BT.601 Y) or gray values.
+      image: `[H, W]` float32 in [0, 1], the LR image's luma (BT.601 Y) or gray values.
       scale: the SR factor `s` (the blur is measured in HR pixels).
       band: LR frequencies (cycles per LR pixel) used in the fit.
       snr_min: frequencies whose power is below `snr_min * noise` are left out.
@@ -89,7 +89,7 @@ def spectral_covariance(
       `(covariance [2, 2] in HR pixels^2 (row, column axes), alpha)`: the covariance's
       principal deviations are clipped to `[0.2, 1.25 s]` HR pixels.
     """
-    power, fy, fx = welch_periodogram(jnp.asarray(luma, jnp.float32) * 255.0)
+    power, fy, fx = welch_periodogram(jnp.asarray(image, jnp.float32) * 255.0)
     radius = jnp.hypot(fy, fx)
     angle = jnp.arctan2(fy, fx)
     keep = (radius >= band[0]) & (radius <= band[1]) & (power > snr_min * noise)
@@ -123,15 +123,16 @@ def spectral_covariance(
     return covariance, coefficients[8]
 
 
-def estimate_kernel(luma: jax.Array, *, scale: int) -> jax.Array:
+def estimate_kernel(image: jax.Array, *, scale: int) -> jax.Array:
     """The blind kernel estimate: a Gaussian with the fitted spectral covariance.
 
     Args:
-      luma: `[H, W]` float32 in [0, 1], the LR luma; `min(H, W) >= 16`.
+      image: `[H, W]` float32 in [0, 1], the LR image's luma (or gray values);
+        `min(H, W) >= 16`.
       scale: the SR factor.
 
     Returns:
       `[10 s + 1, 10 s + 1] float32`, non-negative, sums to 1, centred (HR pixels).
     """
-    covariance, _ = spectral_covariance(luma, scale=scale)
+    covariance, _ = spectral_covariance(image, scale=scale)
     return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))

@@ -30,6 +30,8 @@ def read_kernel(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if suffix in (".npy", ".mat") and not path.is_file():
+        raise KernelError(path, "file does not exist; check the path")
     try:
         if suffix == ".npy":
             kernel = np.load(path, allow_pickle=False)
@@ -48,8 +50,6 @@ def read_kernel(path: str | Path) -> np.ndarray:
             raise KernelError(path, f"unsupported kernel file type {suffix or '(none)'}; use .npy or .mat")
     except KernelError:
         raise
-    except FileNotFoundError as error:
-        raise KernelError(path, "file does not exist; check the path") from error
     except Exception as error:  # corrupt or foreign content
         raise KernelError(path, f"cannot read the kernel ({type(error).__name__}: {error})") from error
     kernel = np.asarray(kernel)
