@@ -3,6 +3,8 @@
 import dataclasses
 
 import chex
+import hypothesis
+import hypothesis.strategies as st
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -75,3 +77,19 @@ def test_paper_literal_learning_rate_diverges_and_paper_converges():
         outcome[preset.name] = float(fit.fit_inverse(gallery, key=jax.random.key(0), config=preset.fit).drk.sum())
     assert abs(outcome["paper_literal"] - 1) > 1.0  # measured: sums in the tens to hundreds
     assert abs(outcome["paper"] - 1) < 0.1
+
+
+@hypothesis.settings(max_examples=8, deadline=None)
+@hypothesis.given(
+    sigmas=st.lists(st.floats(0.2, 6.0), min_size=8, max_size=8),
+    thetas=st.lists(st.floats(0.0, 3.2), min_size=4, max_size=4),
+)
+def test_property_fit_never_returns_nan(sigmas, thetas):
+    """Any gallery of valid Gaussians, including near-deltas and kernels wider than the
+    11x11 support, gives finite losses and a finite DRK."""
+    gallery = jnp.stack(
+        [gaussian_kernel(size=11, sigma_x=sigmas[2 * i], sigma_y=sigmas[2 * i + 1], theta=thetas[i]) for i in range(4)]
+    )
+    config = dataclasses.replace(SMALL, epochs=3, weights=presets.PAPER.fit.weights)
+    result = fit.fit_inverse(gallery, key=jax.random.key(0), config=config)
+    assert np.all(np.isfinite(result.losses)) and np.all(np.isfinite(result.drk))
