@@ -26,6 +26,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from issr_jax.kernels import kernel_from_covariance
 
@@ -41,8 +42,38 @@ def estimated_kernel_size(scale: int) -> int:
     return 10 * scale + 1
 
 
+MAX_TILES = 128  # Welch tiles per image: a fixed count, so one compile serves every size
+
+
+def _tile_grid(height: int, width: int, tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-left corners of Welch's tiles (half overlap, thinned evenly to at most
+    `MAX_TILES`), padded to `MAX_TILES` entries; and each entry's weight (0 for padding)."""
+    rows = np.arange(0, height - tile + 1, tile // 2)
+    cols = np.arange(0, width - tile + 1, tile // 2)
+    while len(rows) * len(cols) > MAX_TILES:  # a large image: spread fewer tiles over it
+        if len(rows) >= len(cols):
+            rows = np.unique(np.linspace(0, height - tile, len(rows) - 1).round().astype(int))
+        else:
+            cols = np.unique(np.linspace(0, width - tile, len(cols) - 1).round().astype(int))
+    grid_r, grid_c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
+    weights = np.zeros(MAX_TILES, np.float32)
+    weights[: grid_r.size] = 1.0
+    pad = MAX_TILES - grid_r.size
+    return np.pad(grid_r, (0, pad)), np.pad(grid_c, (0, pad)), weights
+
+
+def _tile_side(height: int, width: int, tile: int = 128) -> int:
+    while tile > min(height, width):
+        tile //= 2
+    return tile
+
+
 def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Welch power spectrum of a 2-D image, Hann tiles with 50% overlap, means removed.
+    """Welch power spectrum of a 2-D image: Hann tiles with 50% overlap, means removed.
+
+    Large images use at most `MAX_TILES` tiles spread evenly over the image. Jittable
+    (shapes static); called eagerly, it gathers the tiles in NumPy and runs one program
+    compiled for the tile stack, whatever the image's size.
 
     Args:
       image: `[H, W]` float (any scale); `min(H, W) >= 16`.
@@ -52,22 +83,30 @@ def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, 
       `(power [t, t//2+1], freq_rows, freq_cols)`, frequencies in cycles per pixel.
     """
     h, w = image.shape
-    while tile > min(h, w):
-        tile //= 2
+    tile = _tile_side(h, w, tile)
+    rows, cols, weights = _tile_grid(h, w, tile)
+    offsets = np.arange(tile)
+    index = (rows[:, None, None] + offsets[None, :, None], cols[:, None, None] + offsets[None, None, :])
+    if isinstance(image, jax.core.Tracer):
+        tiles = image[index]
+    else:
+        tiles = np.asarray(image, np.float32)[index]
+    return _welch_from_tiles(tiles, jnp.asarray(weights))
+
+
+@jax.jit
+def _welch_from_tiles(tiles: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    tile = tiles.shape[-1]
     window_1d = jnp.hanning(tile + 2)[1:-1]
     window = window_1d[:, None] * window_1d[None, :]
-    step = tile // 2
-    starts_r = range(0, h - tile + 1, step)
-    starts_c = range(0, w - tile + 1, step)
-    tiles = jnp.stack([jax.lax.dynamic_slice(image, (r, c), (tile, tile)) for r in starts_r for c in starts_c])
     tiles = tiles - jnp.mean(tiles, axis=(1, 2), keepdims=True)
-    power = jnp.mean(jnp.abs(jnp.fft.rfft2(tiles * window)) ** 2, axis=0) / jnp.sum(window**2)
+    spectra = jnp.abs(jnp.fft.rfft2(tiles * window)) ** 2
+    power = jnp.tensordot(weights, spectra, axes=1) / jnp.sum(weights) / jnp.sum(window**2)
     freq_rows = jnp.broadcast_to(jnp.fft.fftfreq(tile)[:, None], power.shape)
     freq_cols = jnp.broadcast_to(jnp.fft.rfftfreq(tile)[None, :], power.shape)
     return power, freq_rows, freq_cols
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "band", "snr_min"))
 def spectral_covariance(
     image: jax.Array,
     *,
@@ -77,6 +116,8 @@ def spectral_covariance(
     noise: float = QUANTISATION_NOISE,
 ) -> tuple[jax.Array, jax.Array]:
     """Fits the Gaussian blur's covariance to the LR image's spectrum (module docstring).
+
+    Jittable; called eagerly it compiles once per tile size, not per image size.
 
     Args:
       image: `[H, W]` float32 in [0, 1], the LR image's luma (BT.601 Y) or gray values.
@@ -89,7 +130,14 @@ def spectral_covariance(
       `(covariance [2, 2] in HR pixels^2 (row, column axes), alpha)`: the covariance's
       principal deviations are clipped to `[0.2, 1.25 s]` HR pixels.
     """
-    power, fy, fx = welch_periodogram(jnp.asarray(image, jnp.float32) * 255.0)
+    if not isinstance(image, jax.core.Tracer):
+        image = np.asarray(image, np.float32)
+    power, fy, fx = welch_periodogram(image * 255.0)
+    return _fit_spectrum(power, fy, fx, scale=scale, band=band, snr_min=snr_min, noise=noise)
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "band", "snr_min"))
+def _fit_spectrum(power, fy, fx, *, scale, band, snr_min, noise):
     radius = jnp.hypot(fy, fx)
     angle = jnp.arctan2(fy, fx)
     keep = (radius >= band[0]) & (radius <= band[1]) & (power > snr_min * noise)
