@@ -126,3 +126,12 @@ def test_div2krk_true_kernels_are_recovered(datasets):
         true_sigmas = np.sqrt(np.linalg.eigvalsh(np.asarray(kernel_covariance(true))))
         errors.append(np.abs(np.sqrt(np.linalg.eigvalsh(np.asarray(cov))) - true_sigmas) / true_sigmas)
     assert np.mean(errors) < 0.2  # measured mean relative sigma error on these three: see RESULTS.md
+
+
+def test_slope_is_bounded_below_by_two():
+    """A spectrum flatter than 1/f^2 (here 1/f^1.2) is not read as a sharp scene: the fit
+    keeps alpha = 2 and puts the remainder into the blur, not below it."""
+    hr = power_law_image(1024, seed=7, alpha=1.2)
+    lr = degrade(hr, scale=2, covariance=np.eye(2) * 1.0, size=17)
+    _, alpha = kernel_estimation.spectral_covariance(lr[..., 0], scale=2)
+    assert float(alpha) == pytest.approx(kernel_estimation.MIN_SLOPE)
