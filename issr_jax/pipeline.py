@@ -101,7 +101,8 @@ def estimate_kernels(image: jax.Array, *, scale: int, key: jax.Array, preset: Pr
 
     Returns:
       `[N, k, k] float32`: the paper's gallery (N = `preset.num_kernels`, k =
-      `preset.kernel_size`), or the spectral estimate (N = 1, k = 10 s + 1).
+      `preset.kernel_size`), or the spectral estimate (k = 10 s + 1), once for the
+      closed-form inverse and repeated `num_kernels` times for the identity fit.
     """
     if preset.estimator == "paper":
         return kernels_lib.kernel_gallery(
@@ -112,7 +113,7 @@ def estimate_kernels(image: jax.Array, *, scale: int, key: jax.Array, preset: Pr
             delta_range=preset.delta_range,
             pixel_scale=preset.pixel_scale,
         )
-    return estimate_kernel(_luminance(image), scale=scale)[None]
+    return _as_gallery(estimate_kernel(_luminance(image), scale=scale), preset)
 
 
 def _as_gallery(kernel: jax.Array, preset: Preset) -> jax.Array:

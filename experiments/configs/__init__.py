@@ -1,0 +1,1 @@
+"""Experiment configs; each file's docstring holds the command that runs it."""

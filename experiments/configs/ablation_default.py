@@ -1,0 +1,29 @@
+"""What each change of the default preset buys, on DIV2KRK x2 and x4.
+
+    python -m experiments.run --config=experiments/configs/ablation_default.py --workdir=workdirs/ablation_default
+
+Estimator x inverse: the paper's Eq. 5 gallery or the spectral estimate, fed to the
+paper's identity fit (DIL, lr 0.01) or to the closed-form LMMSE inverse; then the true
+kernel with LMMSE (the ceiling of a perfect estimator), and colour Y vs RGB for the default.
+"""
+
+from experiments.configs import common
+
+
+def get_config():
+    config = common.base_config(
+        title="Ablation of the default preset (DIV2KRK)",
+        datasets="DIV2KRK",
+        scales="2,4",
+        specs=dict(
+            bicubic=common.BICUBIC,
+            paper_k_paper_dil=common.spec("Eq. 5 K + DIL (= paper preset)", preset="paper"),
+            spectral_k_paper_dil=common.spec("spectral K + DIL", preset="paper", overrides=dict(estimator="spectral")),
+            paper_k_lmmse=common.spec("Eq. 5 K + LMMSE", preset="default", overrides=dict(estimator="paper")),
+            spectral_k_lmmse=common.spec("spectral K + LMMSE (= default preset)", preset="default"),
+            true_k_lmmse=common.spec("true K + LMMSE", preset="default", kernel_source="true"),
+            default_rgb=common.spec("default preset, colour rgb", preset="default", overrides=dict(color="rgb")),
+        ),
+    )
+    config.save_images = False
+    return config
