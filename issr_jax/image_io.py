@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 import secrets
 import struct
 import warnings
@@ -389,6 +390,7 @@ def write_image(
     alpha: np.ndarray | None = None,
     constant_alpha: float | None = None,
     overwrite: bool = False,
+    compress_level: int | None = None,
 ) -> None:
     """Writes `[H, W, C]` pixels in `[0, 1]` to an image file, atomically.
 
@@ -412,6 +414,8 @@ def write_image(
         the constant alpha `read_image` dropped). At most one of `alpha` and
         `constant_alpha`.
       overwrite: replace an existing file; without it an existing file is an error.
+      compress_level: PNG only: zlib level 0-9 (None: 6). Level 1 encodes a photo about
+        5x faster than 6 for files about 8% larger; the pixels are the same.
 
     Raises:
       ValueError: bad arguments: shapes, dtype, NaN or infinity in `pixels` or `alpha`.
@@ -436,7 +440,7 @@ def write_image(
     extension = path.suffix.lower()
     _check_format(path, extension, dtype=dtype, channels=channels, has_alpha=alpha_plane is not None)
     try:
-        encoded = _encode(samples, extension)
+        encoded = _encode(samples, extension, compress_level=compress_level)
     except Exception as error:  # noqa: BLE001 - any encoder failure is reported with the path.
         raise ImageError(path, f"cannot encode the image as {extension} ({_describe(error)})") from error
     _write_atomically(path, encoded, overwrite=overwrite)
@@ -507,19 +511,22 @@ def _check_format(path: Path, extension: str, *, dtype: type, channels: int, has
         raise ImageError(path, f"{name} cannot store an alpha channel; use .png, .tif or .webp")
 
 
-def _encode(samples: np.ndarray, extension: str) -> bytes:
+def _encode(samples: np.ndarray, extension: str, *, compress_level: int | None = None) -> bytes:
     """Encodes `[H, W]` or `[H, W, 2 | 3 | 4]` uint8/uint16 samples into file bytes."""
+    level = 6 if compress_level is None else int(compress_level)
     if extension == ".png" and samples.dtype == np.uint16:
-        return _encode_png16(samples)
+        return _encode_png16(samples, level=level)
     options = {}
-    if extension in _JPEG_EXTENSIONS:
+    if extension == ".png":
+        options = {"compress_level": level}
+    elif extension in _JPEG_EXTENSIONS:
         options = {"quality": 95, "subsampling": 0}
     elif extension in _WEBP_EXTENSIONS:
         options = {"lossless": True}
     return iio.imwrite("<bytes>", samples, plugin="pillow", extension=extension, **options)
 
 
-def _encode_png16(samples: np.ndarray) -> bytes:
+def _encode_png16(samples: np.ndarray, *, level: int = 6) -> bytes:
     """A 16-bit PNG of `[H, W]` or `[H, W, 2 | 3 | 4]` uint16 samples.
 
     Written here because Pillow cannot write 16-bit gray+alpha, RGB or RGBA. Every row
@@ -541,7 +548,7 @@ def _encode_png16(samples: np.ndarray) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", checksum)
 
     header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
-    compressed = zlib.compress(scanlines.tobytes(), 6)
+    compressed = zlib.compress(scanlines.tobytes(), level)
     idat_size = 1 << 20
     idat = b"".join(
         chunk(b"IDAT", compressed[start : start + idat_size])
@@ -562,7 +569,7 @@ def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise ImageError(path, "already exists; pass --overwrite to replace it")
 
-    temporary = folder / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}"
+    temporary = temporary_path(path)
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except PermissionError as error:
@@ -621,6 +628,41 @@ def _fsync_folder(folder: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- folders
+
+
+def temporary_path(path: Path) -> Path:
+    """The hidden name a file is written under before it is renamed into place:
+    `.{name}.tmp-{pid}-{random}{suffix}` in the same folder (the suffix keeps the format)."""
+    path = Path(path)
+    return path.parent / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}"
+
+
+_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+(\.[^.]*)?$")
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Deletes temporaries left in `folder` by writers that were killed (SIGKILL, power
+    loss) before they could clean up: files named as `temporary_path` names them whose
+    process no longer runs on this machine. Returns what was removed.
+
+    Temporaries of live processes are kept, so two runs can share an output folder; do
+    not call it on a folder that processes on other hosts write into.
+    """
+    removed = []
+    for entry in Path(folder).iterdir():
+        match = _TEMPORARY.match(entry.name)
+        if match is None or not entry.is_file():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+            continue  # the writer is alive
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # alive, owned by someone else
+        entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
 
 
 def list_images(folder: str | os.PathLike[str]) -> tuple[list[Path], list[tuple[Path, str]]]:

@@ -1,0 +1,417 @@
+"""Super-resolving many images at once: batched stages, bounded compiles, every device.
+
+`pipeline.super_resolve` runs one image through the three stages, compiling each stage
+for that image's shape. For a dataset this module runs each stage over a *chunk* of
+images at once:
+
+1. estimate: the `default` preset's spectral estimate needs only each image's Welch
+   tiles (a fixed count, `kernel_estimation.MAX_TILES`), gathered in NumPy; images with
+   the same tile side are estimated in one batched call. The paper's Eq. 5 gallery is
+   cheap and is drawn per image.
+2. invert: the chunk's inverses are designed in batched calls of bounded size
+   (`pipeline.design_inverse_batch`), at most four compiled batch sizes per run.
+3. restore: images are placed on bucket canvases (`tiling.make_canvas`) and restored a
+   mesh's worth at a time; outputs above `tiling.TILE_THRESHOLD_PIXELS` go through
+   overlapping tiles (`tiling.restore_tiled`).
+
+Compiles are bounded by the number of restore buckets (four sides per octave) and tile
+sides, not by the number of distinct image sizes. Batches are split over all local devices with a 1-D "batch" mesh
+(`tiling.batch_mesh`); several hosts each take `shard_files(...)` of the file list.
+
+Every image uses the same `key` (as `files.super_resolve_folder`), so an image's result
+does not depend on the other images or on the chunk it falls in, and equals
+`pipeline.super_resolve(image, key=key)` to float rounding (~1e-6).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+from issr_jax import tiling
+from issr_jax.color import rgb_to_y
+from issr_jax.kernel_estimation import (
+    QUANTISATION_NOISE,
+    _fit_spectrum,
+    _tile_grid,
+    _tile_side,
+    _welch_from_tiles,
+    estimated_kernel_size,
+)
+from issr_jax.kernels import kernel_from_covariance
+from issr_jax.pipeline import (
+    MIN_SIDE,
+    Inverse,
+    SuperResolution,
+    _as_gallery,
+    _validate,
+    design_inverse_batch,
+    estimate_kernels,
+    restore,
+)
+from issr_jax.presets import Preset
+
+__all__ = [
+    "CHUNK_SIZE",
+    "ChunkResult",
+    "estimate_kernels_batch",
+    "design_inverses",
+    "restore_batch",
+    "shard_files",
+    "super_resolve_chunk",
+    "super_resolve_dataset",
+]
+
+CHUNK_SIZE = 64  # images per chunk: bounds the LR images, kernels and pending outputs held
+CHUNK_PIXELS = 16_000_000  # ... and the LR pixels of one chunk (about 200 MB as float32 RGB)
+INVERT_BATCH = 32  # most LMMSE inverses per call (x4: ~15 MB each); the last call is padded to a multiple of 8
+FIT_BATCH = 2  # identity fits per device per call: fixed, so results do not depend on the device count
+ESTIMATE_BATCH = 4  # images per device in one estimation call (fixed: see estimate_kernels_batch)
+
+
+def shard_files(files: Sequence, process_index: int, process_count: int) -> list:
+    """This process's share of a file list: `files[process_index::process_count]`.
+
+    Every file goes to exactly one process, so only its owner reads and writes it.
+    """
+    if not 0 <= process_index < process_count:
+        raise ValueError(f"process_index must be in [0, {process_count}), got {process_index}")
+    return list(files)[process_index::process_count]
+
+
+def chunks(sizes: Sequence[int], *, chunk_size: int = CHUNK_SIZE, chunk_pixels: int = CHUNK_PIXELS) -> list[range]:
+    """Consecutive index ranges of at most `chunk_size` items and `chunk_pixels` pixels
+    (an item larger than `chunk_pixels` gets a chunk of its own)."""
+    result, start, pixels = [], 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and (i - start >= chunk_size or pixels + size > chunk_pixels):
+            result.append(range(start, i))
+            start, pixels = i, 0
+        pixels += size
+    if start < len(sizes):
+        result.append(range(start, len(sizes)))
+    return result
+
+
+# ------------------------------------------------------------------------------- estimate
+
+
+def _welch_tiles(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Welch tiles `kernel_estimation.welch_periodogram` takes from this image, with
+    their weights: `([MAX_TILES, t, t, C], [MAX_TILES])`, gathered in NumPy."""
+    h, w = image.shape[:2]
+    tile = _tile_side(h, w)
+    rows, cols, weights = _tile_grid(h, w, tile)
+    offsets = np.arange(tile)
+    return image[rows[:, None, None] + offsets[None, :, None], cols[:, None, None] + offsets[None, None, :]], weights
+
+
+def _spectral_kernel(tiles, weights, *, scale: int):
+    """`kernel_estimation.estimate_kernel` of one image, from its tiles (`_welch_tiles`).
+    The luma is taken per tile (it is per pixel); the defaults are `spectral_covariance`'s."""
+    luma = rgb_to_y(tiles) if tiles.shape[-1] == 3 else tiles[..., 0]
+    power, fy, fx = _welch_from_tiles(luma * 255.0, weights)
+    covariance, _ = _fit_spectrum(power, fy, fx, scale=scale, band=(0.05, 0.45), snr_min=10.0, noise=QUANTISATION_NOISE)
+    return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))
+
+
+@functools.lru_cache(maxsize=None)
+def _batched_spectral(mesh, scale: int):
+    body = jax.vmap(functools.partial(_spectral_kernel, scale=scale))
+    spec = PartitionSpec(tiling.AXIS)
+    return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(spec, spec), out_specs=spec, check_vma=False))
+
+
+def estimate_kernels_batch(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset, mesh) -> list[np.ndarray]:
+    """Stage 1 for many images: `[N, k, k]` kernels per image, as `pipeline.estimate_kernels`.
+
+    The spectral estimate needs only each image's Welch tiles (at most `MAX_TILES` of one
+    side t), so images are grouped by (t, channels) and each group is one batched call,
+    whatever the image sizes.
+
+    Args:
+      images: `[H_i, W_i, C_i] float32` in [0, 1] (checked with `pipeline`'s rules).
+      key: the estimation key (the first half of `jax.random.split(key)`), shared by all.
+      mesh: from `tiling.batch_mesh`.
+
+    Every call holds exactly `ESTIMATE_BATCH` images per device (padded with copies):
+    XLA vectorises a batch of 1 or 2 differently from 4 or more, and this float32 fit
+    turns that last-bit difference into ~1e-5 in the kernel; a fixed per-device batch
+    makes an image's estimate independent of its chunk and of the number of devices.
+    """
+    if preset.estimator != "spectral":  # Eq. 5 gallery: a few statistics and N Gaussians
+        return [np.asarray(estimate_kernels(jnp.asarray(im), scale=scale, key=key, preset=preset)) for im in images]
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, image in enumerate(images):
+        groups.setdefault((_tile_side(*image.shape[:2]), image.shape[2]), []).append(i)
+    kernels: list[np.ndarray | None] = [None] * len(images)
+    sharding = NamedSharding(mesh, PartitionSpec(tiling.AXIS))
+    run = _batched_spectral(mesh, scale)
+    size = mesh.size * ESTIMATE_BATCH
+    for members in groups.values():
+        for start in range(0, len(members), size):
+            batch = members[start : start + size]
+            order = batch + [batch[0]] * (size - len(batch))
+            tiles, weights = zip(*(_welch_tiles(images[i]) for i in order))
+            out = np.asarray(run(jax.device_put(np.stack(tiles), sharding), jax.device_put(np.stack(weights), sharding)))
+            for j, i in enumerate(batch):
+                kernels[i] = out[j][None]
+    return kernels
+
+
+# --------------------------------------------------------------------------------- invert
+
+
+@functools.lru_cache(maxsize=None)
+def _sharded_fit(mesh, scale: int, preset: Preset):
+    """The identity fits of a batch, each device fitting its own images (`shard_map`).
+
+    A jit with sharded inputs instead leaves the partitioning of the 5-layer fit loop to
+    XLA, which on a 4-device CPU mesh ran for minutes. `check_vma=False`: with the check
+    on, parameters initialised inside the function count as device-invariant and their
+    gradients get summed over devices, coupling the images' fits.
+    """
+    spec = PartitionSpec(tiling.AXIS)
+    fit = lambda kernels, keys: design_inverse_batch(kernels, scale=scale, keys=keys, preset=preset)
+    return jax.jit(jax.shard_map(fit, mesh=mesh, in_specs=(spec, spec), out_specs=spec, check_vma=False))
+
+
+def design_inverses(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset, mesh) -> Inverse:
+    """Stage 2 for many images, in batched calls (`pipeline.design_inverse_batch`).
+
+    Each call designs up to `INVERT_BATCH` closed-form inverses (the last call padded to a
+    multiple of 8: at most 4 compiled sizes; on this CPU a call of 8 costs about 3x more
+    per inverse than one of 32+), or `FIT_BATCH` identity fits per device (the batch split
+    over the mesh; a CPU mesh of 4 devices took minutes to compile the fit at 8 images
+    per device), padded by repeating the last gallery, so memory stays bounded whatever
+    the chunk size.
+
+    Args:
+      galleries: `[N, k, k]` each (same N and k); key: the inversion key, shared by all.
+
+    Returns:
+      `Inverse` with NumPy leaves of leading axis `len(galleries)`.
+    """
+    count = len(galleries)
+    step = FIT_BATCH * mesh.size if preset.inverse == "dil" else INVERT_BATCH
+    sharding = NamedSharding(mesh, PartitionSpec(tiling.AXIS))
+    parts = []
+    for start in range(0, count, step):
+        size = step if preset.inverse == "dil" else min(step, -(-(count - start) // 8) * 8)
+        stacked = np.stack([galleries[min(i, count - 1)] for i in range(start, start + size)]).astype(np.float32)
+        keys = jnp.stack([key] * size)
+        if preset.inverse == "dil":
+            stacked, keys = jax.device_put(stacked, sharding), jax.device_put(keys, sharding)
+            inverse = _sharded_fit(mesh, scale, preset)(stacked, keys)
+        else:  # closed form, solved in float64 on the host
+            inverse = design_inverse_batch(jnp.asarray(stacked), scale=scale, keys=keys, preset=preset)
+        parts.append(jax.tree.map(np.asarray, inverse))
+    return jax.tree.map(lambda *leaves: np.concatenate(leaves)[:count], *parts)
+
+
+# -------------------------------------------------------------------------------- restore
+
+
+def restore_batch(
+    images: Sequence[np.ndarray],
+    drks: Sequence[np.ndarray],
+    *,
+    scale: int,
+    color: str,
+    mesh,
+    on_result: Callable[[int, np.ndarray], None],
+    tile_threshold: int = tiling.TILE_THRESHOLD_PIXELS,
+) -> None:
+    """Stage 3 (method "drk") for many images, bucketed, a mesh's worth per call.
+
+    Calls `on_result(i, [s H_i, s W_i, C_i] float32)` as each image is done (so the
+    caller can write it and let it go), bucket by bucket.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for i, (image, drk) in enumerate(zip(images, drks)):
+        h, w, c = image.shape
+        use_luma = color == "y" and c == 3
+        if tiling.needs_tiles(h, w, scale=scale, threshold=tile_threshold):
+            on_result(i, tiling.restore_tiled(image, drk, scale=scale, use_luma=use_luma, mesh=mesh))
+            continue
+        bucket = tiling.canvas_shape(h, w, scale=scale, drk_size=drk.shape[0])
+        groups.setdefault((bucket, c, use_luma, drk.shape[0]), []).append(i)
+    for (bucket, _, use_luma, drk_size), members in groups.items():
+        for start in range(0, len(members), mesh.size):
+            batch = members[start : start + mesh.size]
+            canvases = [tiling.make_canvas(images[i], scale=scale, drk_size=drk_size, shape=bucket) for i in batch]
+            outs = tiling.restore_canvases(canvases, [drks[i] for i in batch], scale=scale, use_luma=use_luma, mesh=mesh)
+            for i, out in zip(batch, outs):
+                on_result(i, out)
+
+
+# ---------------------------------------------------------------------------- the chunk
+
+
+def _checked(image: np.ndarray, scale: int) -> np.ndarray:
+    """`pipeline._check_image` in NumPy (no per-shape JAX call): `[H, W, C] float32`."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3):
+        raise ValueError(f"image must be [H, W], [H, W, 1] or [H, W, 3], got shape {image.shape}")
+    if not np.issubdtype(image.dtype, np.floating):
+        raise TypeError(f"image must be float in [0, 1], got dtype {image.dtype}")
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise ValueError(f"image is {image.shape[1]}x{image.shape[0]} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 2:
+        raise ValueError(f"scale must be an integer >= 2, got {scale!r}")
+    return image.astype(np.float32, copy=False)
+
+
+@dataclasses.dataclass
+class ChunkResult:
+    """What `super_resolve_chunk` produced for one image: a result or the error."""
+
+    index: int
+    result: SuperResolution | None = None
+    error: Exception | None = None
+
+
+def super_resolve_chunk(
+    images: Sequence[np.ndarray | None],
+    *,
+    scale: int,
+    key: jax.Array,
+    preset: str | Preset = "default",
+    method: str = "drk",
+    kernel: np.ndarray | None = None,
+    mesh=None,
+    on_result: Callable[[ChunkResult], None],
+    timings: dict | None = None,
+    tile_threshold: int = tiling.TILE_THRESHOLD_PIXELS,
+) -> None:
+    """Runs the three stages over a chunk of images, each stage batched.
+
+    Args:
+      images: `[H, W, C] float32` in [0, 1] (or None for an entry to leave out).
+      scale, key, preset, method, kernel: as in `pipeline.super_resolve`; every image
+        uses `key`.
+      mesh: from `tiling.batch_mesh` (default: all local devices).
+      on_result: called once per (non-None) image with a `ChunkResult`, as soon as that
+        image is restored; an image the pipeline rejects gets its error instead, and the
+        others go on.
+      timings: optional dict; seconds of "estimate", "invert", "restore" are added to it.
+    """
+    preset = _validate(method, preset)
+    mesh = mesh or tiling.batch_mesh()
+    timings = {} if timings is None else timings
+    ready = []
+    for i, image in enumerate(images):
+        if image is None:
+            continue
+        try:
+            ready.append((i, _checked(image, scale)))
+        except (ValueError, TypeError) as error:
+            on_result(ChunkResult(i, error=error))
+    if not ready:
+        return
+    estimate_key, inverse_key = jax.random.split(key)
+    pixels = [image for _, image in ready]
+
+    start = time.perf_counter()
+    if kernel is not None:  # one supplied kernel: one inverse for every image
+        galleries = [np.asarray(_as_gallery(kernel, preset))]
+    else:
+        galleries = estimate_kernels_batch(pixels, scale=scale, key=estimate_key, preset=preset, mesh=mesh)
+    timings["estimate"] = timings.get("estimate", 0.0) + time.perf_counter() - start
+
+    start = time.perf_counter()
+    inverses = design_inverses(galleries, scale=scale, key=inverse_key, preset=preset, mesh=mesh)
+    drks = np.asarray(inverses.drk, np.float32)
+    if kernel is not None:
+        pick = lambda j: 0
+    else:
+        pick = lambda j: j
+    timings["invert"] = timings.get("invert", 0.0) + time.perf_counter() - start
+
+    def deliver(j: int, out: np.ndarray) -> None:
+        fit = None if inverses.fit is None else jax.tree.map(lambda leaf: leaf[pick(j)], inverses.fit)
+        kernel_mean = np.mean(galleries[pick(j)], axis=0)
+        result = SuperResolution(out, kernel_mean, drks[pick(j)], fit)
+        on_result(ChunkResult(ready[j][0], result=result))
+
+    start = time.perf_counter()
+    if method == "drk":
+        restore_batch(
+            pixels,
+            [drks[pick(j)] for j in range(len(pixels))],
+            scale=scale,
+            color=preset.color,
+            mesh=mesh,
+            on_result=deliver,
+            tile_threshold=tile_threshold,
+        )
+    else:  # running the L-CNN itself: per image, at its own shape
+        for j, image in enumerate(pixels):
+            inverse = jax.tree.map(lambda leaf: leaf[pick(j)], inverses)
+            out = restore(jnp.asarray(image), inverse, scale=scale, color=preset.color, method=method, preset=preset)
+            deliver(j, np.asarray(out))
+    timings["restore"] = timings.get("restore", 0.0) + time.perf_counter() - start
+
+
+def super_resolve_dataset(
+    images: Sequence[np.ndarray],
+    *,
+    scale: int,
+    key: jax.Array,
+    preset: str | Preset = "default",
+    method: str = "drk",
+    kernel: np.ndarray | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    mesh=None,
+) -> list[SuperResolution]:
+    """Super-resolves a list of images chunk by chunk, every stage batched and sharded.
+
+    Args:
+      images: `[H_i, W_i, C_i] float` in [0, 1], sizes may differ, sides >= 16.
+      scale: integer factor >= 2.
+      key: PRNG key used for *every* image (as a folder run does), so image `i`'s result
+        equals `pipeline.super_resolve(images[i], key=key)` to float rounding.
+      preset, method, kernel: as in `pipeline.super_resolve`.
+      chunk_size: images per chunk (memory bound).
+      mesh: from `tiling.batch_mesh` (default: all local devices).
+
+    Returns:
+      list of `SuperResolution` (the image as `[s H, s W, C] float32` NumPy), in order.
+
+    Raises:
+      ValueError, TypeError: an image the pipeline rejects (its index in the message).
+
+    Example:
+      >>> import jax, numpy as np
+      >>> lrs = [np.random.default_rng(0).random((24, 32, 3), np.float32)] * 2
+      >>> [r.image.shape for r in super_resolve_dataset(lrs, scale=2, key=jax.random.key(0))]
+      [(48, 64, 3), (48, 64, 3)]
+    """
+    images = [np.asarray(image, np.float32) for image in images]
+    images = [image[..., None] if image.ndim == 2 else image for image in images]
+    results: list[SuperResolution | None] = [None] * len(images)
+
+    def collect(item: ChunkResult) -> None:
+        if item.error is not None:
+            raise type(item.error)(f"image {item.index}: {item.error}")
+        results[item.index] = item.result
+
+    sizes = [image.shape[0] * image.shape[1] for image in images]
+    for part in chunks(sizes, chunk_size=chunk_size):
+        chunk_images = [images[i] for i in part]
+        offset = part.start
+
+        def shifted(item: ChunkResult) -> None:
+            collect(dataclasses.replace(item, index=item.index + offset))
+
+        super_resolve_chunk(chunk_images, scale=scale, key=key, preset=preset, method=method, kernel=kernel, mesh=mesh, on_result=shifted)
+    return results

@@ -1,0 +1,59 @@
+"""Several devices: the same results with 1 and with 4 (CPU devices, in a subprocess so
+that JAX_NUM_CPU_DEVICES is set before JAX starts, and only there)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import json
+    import jax
+    import numpy as np
+    from issr_jax import dataset, tiling
+    from issr_jax.demo import degrade, demo_image
+    from issr_jax.fit import FitConfig
+    from issr_jax.presets import PAPER
+
+    assert len(jax.devices()) == 4, jax.devices()
+    scene = degrade(demo_image(size=192), scale=2)
+    shapes = [(40, 56), (56, 40), (44, 60), (48, 48), (96, 80)]
+    images = [np.ascontiguousarray(scene[:h, :w]) for h, w in shapes]
+    one, four = tiling.batch_mesh(jax.devices()[:1]), tiling.batch_mesh()
+    key = jax.random.key(0)
+    report = {}
+    a = dataset.super_resolve_dataset(images, scale=2, key=key, mesh=one)
+    b = dataset.super_resolve_dataset(images, scale=2, key=key, mesh=four)
+    report["default"] = max(float(np.abs(x.image - y.image).max()) for x, y in zip(a, b))
+    report["default_kernel"] = max(float(np.abs(x.kernel - y.kernel).max()) for x, y in zip(a, b))
+    tiny = PAPER.replace(num_kernels=8, fit=FitConfig(epochs=3, batch_size=4, learning_rate=0.01))
+    a = dataset.super_resolve_dataset(images[:3], scale=2, key=key, preset=tiny, mesh=one)
+    b = dataset.super_resolve_dataset(images[:3], scale=2, key=key, preset=tiny, mesh=four)
+    report["paper_drk"] = max(float(np.abs(x.drk - y.drk).max()) for x, y in zip(a, b))
+    report["paper"] = max(float(np.abs(x.image - y.image).max()) for x, y in zip(a, b))
+    big = np.ascontiguousarray(np.tile(scene, (2, 2, 1))[:150, :170])
+    t1 = tiling.restore_tiled(big, a[0].drk, scale=2, use_luma=True, mesh=one, tile_side=96)
+    t4 = tiling.restore_tiled(big, a[0].drk, scale=2, use_luma=True, mesh=four, tile_side=96)
+    report["tiles"] = float(np.abs(t1 - t4).max())
+    print("REPORT", json.dumps(report))
+    """
+)
+
+
+def test_one_and_four_devices_agree():
+    # Single-threaded Eigen/FFT kernels, as the command line sets them: multi-threaded
+    # FFTs can differ in the last bit from run to run.
+    flags = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES="4", JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
+    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = [l for l in result.stdout.splitlines() if l.startswith("REPORT")][-1]
+    report = json.loads(line.split(" ", 1)[1])
+    # The 1- and 4-device programs differ in the last bit of the spectral fit (kernels
+    # within 1e-7); the LMMSE design's conditioning makes that ~1.5e-6 in the image.
+    # Everything else agrees to 1e-6 (measured: exactly).
+    assert report["default_kernel"] <= 1e-7, report
+    assert report["default"] <= 5e-6, report
+    assert all(report[name] <= 1e-6 for name in ("paper_drk", "paper", "tiles")), report
