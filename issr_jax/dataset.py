@@ -47,7 +47,6 @@ from issr_jax.kernel_estimation import (
 )
 from issr_jax.kernels import kernel_from_covariance
 from issr_jax.pipeline import (
-    MIN_SIDE,
     Inverse,
     SuperResolution,
     _as_gallery,
@@ -55,6 +54,7 @@ from issr_jax.pipeline import (
     design_inverse_batch,
     estimate_kernels,
     restore,
+    validate_image,
 )
 from issr_jax.presets import Preset
 
@@ -258,17 +258,8 @@ def restore_batch(
 def _checked(image: np.ndarray, scale: int) -> np.ndarray:
     """`pipeline._check_image` in NumPy (no per-shape JAX call): `[H, W, C] float32`."""
     image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 3):
-        raise ValueError(f"image must be [H, W], [H, W, 1] or [H, W, 3], got shape {image.shape}")
-    if not np.issubdtype(image.dtype, np.floating):
-        raise TypeError(f"image must be float in [0, 1], got dtype {image.dtype}")
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"image is {image.shape[1]}x{image.shape[0]} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
-    if not isinstance(scale, int) or isinstance(scale, bool) or scale < 2:
-        raise ValueError(f"scale must be an integer >= 2, got {scale!r}")
-    return image.astype(np.float32, copy=False)
+    validate_image(image.shape, image.dtype, scale)
+    return (image[..., None] if image.ndim == 2 else image).astype(np.float32, copy=False)
 
 
 @dataclasses.dataclass

@@ -70,19 +70,23 @@ class SuperResolution(NamedTuple):
     fit: FitResult | None
 
 
-def _check_image(image: jax.Array, scale: int) -> jax.Array:
-    image = jnp.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 3):
-        raise ValueError(f"image must be [H, W], [H, W, 1] or [H, W, 3], got shape {image.shape}")
-    if not jnp.issubdtype(image.dtype, jnp.floating):
-        raise TypeError(f"image must be float in [0, 1], got dtype {image.dtype}")
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise ValueError(f"image is {image.shape[1]}x{image.shape[0]} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
+def validate_image(shape: tuple[int, ...], dtype, scale: int) -> None:
+    """Raises a clear ValueError/TypeError unless an image of this shape and dtype can be
+    super-resolved by `scale` (`[H, W]` or `[H, W, C]`, C in {1, 3}, float, sides >= 16)."""
+    if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3)):
+        raise ValueError(f"image must be [H, W], [H, W, 1] or [H, W, 3], got shape {tuple(shape)}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"image must be float in [0, 1], got dtype {dtype}")
+    if min(shape[:2]) < MIN_SIDE:
+        raise ValueError(f"image is {shape[1]}x{shape[0]} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
     if not isinstance(scale, int) or isinstance(scale, bool) or scale < 2:
         raise ValueError(f"scale must be an integer >= 2, got {scale!r}")
-    return image.astype(jnp.float32)
+
+
+def _check_image(image: jax.Array, scale: int) -> jax.Array:
+    image = jnp.asarray(image)
+    validate_image(image.shape, image.dtype, scale)
+    return (image[..., None] if image.ndim == 2 else image).astype(jnp.float32)
 
 
 def _luminance(image: jax.Array) -> jax.Array:
