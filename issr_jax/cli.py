@@ -108,7 +108,7 @@ def main(argv: list[str]) -> int:
     if not FLAGS.verbose:  # JAX logs backend probing (no TPU, no GPU) at INFO level
         logging.set_verbosity(logging.WARNING)
     _make_cpu_results_reproducible()
-    import jax  # imported late: `--help` stays fast
+    import jax
 
     from issr_jax.files import super_resolve_file, super_resolve_folder
     from issr_jax.kernel_io import read_kernel
