@@ -259,6 +259,10 @@ def super_resolve_batch(
     Image `i` is processed with the key `jax.random.split(key, len(images))[i]`, so its
     result equals `super_resolve(images[i], key=that key)` (to float rounding).
 
+    This is the in-memory reference: every image is restored at its own shape. For whole
+    datasets (bounded memory, bucketed shapes, several devices, tiles) use
+    `issr_jax.dataset.super_resolve_dataset`, which the folder CLI runs.
+
     Args:
       images: sequence of `[H_i, W_i, C_i] float` in [0, 1] (sizes may differ).
       scale: integer factor >= 2.
