@@ -5,8 +5,9 @@ for that image's shape. For a dataset this module runs each stage over a *chunk*
 images at once:
 
 1. estimate: the `default` preset's spectral estimate needs only each image's Welch
-   tiles (a fixed count, `kernel_estimation.MAX_TILES`), gathered in NumPy; images with
-   the same tile side are estimated in one batched call. The paper's Eq. 5 gallery is
+   tiles, gathered in NumPy; images with the same tile side and tile count (a power of
+   two) are estimated in one batched call (`kernel_estimation.estimate_kernels_batch`,
+   on one device: it is a few milliseconds per image). The paper's Eq. 5 gallery is
    cheap and is drawn per image.
 2. invert: the chunk's inverses are designed in batched calls of bounded size
    (`pipeline.design_inverse_batch`), at most four compiled batch sizes per run.
@@ -14,9 +15,10 @@ images at once:
    mesh's worth at a time; outputs above `tiling.TILE_THRESHOLD_PIXELS` go through
    overlapping tiles (`tiling.restore_tiled`).
 
-Compiles are bounded by the number of restore buckets (four sides per octave) and tile
-sides, not by the number of distinct image sizes. Batches are split over all local devices with a 1-D "batch" mesh
-(`tiling.batch_mesh`); several hosts each take `shard_files(...)` of the file list.
+Compiles are bounded by the number of restore buckets (four sides per octave) and Welch
+tile shapes, not by the number of distinct image sizes. Restores are split over all
+local devices with a 1-D "batch" mesh (`tiling.batch_mesh`); several hosts each take
+`shard_files(...)` of the file list.
 
 Every image uses the same `key` (as `files.super_resolve_folder`), so an image's result
 does not depend on the other images or on the chunk it falls in, and equals
@@ -35,17 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from issr_jax import tiling
-from issr_jax.color import rgb_to_y
-from issr_jax.kernel_estimation import (
-    QUANTISATION_NOISE,
-    _fit_spectrum,
-    _tile_grid,
-    _tile_side,
-    _welch_from_tiles,
-    estimated_kernel_size,
-)
-from issr_jax.kernels import kernel_from_covariance
+from issr_jax import kernel_estimation, tiling
 from issr_jax.pipeline import (
     Inverse,
     SuperResolution,
@@ -71,9 +63,8 @@ __all__ = [
 
 CHUNK_SIZE = 64  # images per chunk: bounds the LR images, kernels and pending outputs held
 CHUNK_PIXELS = 16_000_000  # ... and the LR pixels of one chunk (about 200 MB as float32 RGB)
-INVERT_BATCH = 32  # most LMMSE inverses per call (x4: ~15 MB each); the last call is padded to a multiple of 8
+INVERT_BATCH = 8  # LMMSE inverses per call (x4: ~4 MB each); the last call is padded
 FIT_BATCH = 2  # identity fits per device per call: fixed, so results do not depend on the device count
-ESTIMATE_BATCH = 4  # images per device in one estimation call (fixed: see estimate_kernels_batch)
 
 
 def shard_files(files: Sequence, process_index: int, process_count: int) -> list:
@@ -103,67 +94,20 @@ def chunks(sizes: Sequence[int], *, chunk_size: int = CHUNK_SIZE, chunk_pixels: 
 # ------------------------------------------------------------------------------- estimate
 
 
-def _welch_tiles(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The Welch tiles `kernel_estimation.welch_periodogram` takes from this image, with
-    their weights: `([MAX_TILES, t, t, C], [MAX_TILES])`, gathered in NumPy."""
-    h, w = image.shape[:2]
-    tile = _tile_side(h, w)
-    rows, cols, weights = _tile_grid(h, w, tile)
-    offsets = np.arange(tile)
-    return image[rows[:, None, None] + offsets[None, :, None], cols[:, None, None] + offsets[None, None, :]], weights
-
-
-def _spectral_kernel(tiles, weights, *, scale: int):
-    """`kernel_estimation.estimate_kernel` of one image, from its tiles (`_welch_tiles`).
-    The luma is taken per tile (it is per pixel); the defaults are `spectral_covariance`'s."""
-    luma = rgb_to_y(tiles) if tiles.shape[-1] == 3 else tiles[..., 0]
-    power, fy, fx = _welch_from_tiles(luma * 255.0, weights)
-    covariance, _ = _fit_spectrum(power, fy, fx, scale=scale, band=(0.05, 0.45), snr_min=10.0, noise=QUANTISATION_NOISE)
-    return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))
-
-
-@functools.lru_cache(maxsize=None)
-def _batched_spectral(mesh, scale: int):
-    body = jax.vmap(functools.partial(_spectral_kernel, scale=scale))
-    spec = PartitionSpec(tiling.AXIS)
-    return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(spec, spec), out_specs=spec, check_vma=False))
-
-
-def estimate_kernels_batch(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset, mesh) -> list[np.ndarray]:
+def estimate_kernels_batch(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset) -> list[np.ndarray]:
     """Stage 1 for many images: `[N, k, k]` kernels per image, as `pipeline.estimate_kernels`.
 
-    The spectral estimate needs only each image's Welch tiles (at most `MAX_TILES` of one
-    side t), so images are grouped by (t, channels) and each group is one batched call,
-    whatever the image sizes.
+    The spectral estimate goes through `kernel_estimation.estimate_kernels_batch` (a few
+    batched calls, whatever the image sizes); the paper's Eq. 5 gallery is a few image
+    statistics and N Gaussians, drawn per image.
 
     Args:
       images: `[H_i, W_i, C_i] float32` in [0, 1] (checked with `pipeline`'s rules).
       key: the estimation key (the first half of `jax.random.split(key)`), shared by all.
-      mesh: from `tiling.batch_mesh`.
-
-    Every call holds exactly `ESTIMATE_BATCH` images per device (padded with copies):
-    XLA vectorises a batch of 1 or 2 differently from 4 or more, and this float32 fit
-    turns that last-bit difference into ~1e-5 in the kernel; a fixed per-device batch
-    makes an image's estimate independent of its chunk and of the number of devices.
     """
-    if preset.estimator != "spectral":  # Eq. 5 gallery: a few statistics and N Gaussians
+    if preset.estimator != "spectral":
         return [np.asarray(estimate_kernels(jnp.asarray(im), scale=scale, key=key, preset=preset)) for im in images]
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, image in enumerate(images):
-        groups.setdefault((_tile_side(*image.shape[:2]), image.shape[2]), []).append(i)
-    kernels: list[np.ndarray | None] = [None] * len(images)
-    sharding = NamedSharding(mesh, PartitionSpec(tiling.AXIS))
-    run = _batched_spectral(mesh, scale)
-    size = mesh.size * ESTIMATE_BATCH
-    for members in groups.values():
-        for start in range(0, len(members), size):
-            batch = members[start : start + size]
-            order = batch + [batch[0]] * (size - len(batch))
-            tiles, weights = zip(*(_welch_tiles(images[i]) for i in order))
-            out = np.asarray(run(jax.device_put(np.stack(tiles), sharding), jax.device_put(np.stack(weights), sharding)))
-            for j, i in enumerate(batch):
-                kernels[i] = out[j][None]
-    return kernels
+    return [kernel[None] for kernel in kernel_estimation.estimate_kernels_batch(images, scale=scale)]
 
 
 # --------------------------------------------------------------------------------- invert
@@ -186,12 +130,11 @@ def _sharded_fit(mesh, scale: int, preset: Preset):
 def design_inverses(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset, mesh) -> Inverse:
     """Stage 2 for many images, in batched calls (`pipeline.design_inverse_batch`).
 
-    Each call designs up to `INVERT_BATCH` closed-form inverses (the last call padded to a
-    multiple of 8: at most 4 compiled sizes; on this CPU a call of 8 costs about 3x more
-    per inverse than one of 32+), or `FIT_BATCH` identity fits per device (the batch split
-    over the mesh; a CPU mesh of 4 devices took minutes to compile the fit at 8 images
-    per device), padded by repeating the last gallery, so memory stays bounded whatever
-    the chunk size.
+    Each call designs `INVERT_BATCH` closed-form inverses (the last call padded: one
+    compiled shape per run; on this CPU a call of 8 costs as much per inverse as one of
+    32), or `FIT_BATCH` identity fits per device (the batch split over the mesh; a CPU
+    mesh of 4 devices took minutes to compile the fit at 8 images per device), padded
+    by repeating the last gallery, so memory stays bounded whatever the chunk size.
 
     Args:
       galleries: `[N, k, k]` each (same N and k); key: the inversion key, shared by all.
@@ -204,14 +147,12 @@ def design_inverses(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Arr
     sharding = NamedSharding(mesh, PartitionSpec(tiling.AXIS))
     parts = []
     for start in range(0, count, step):
-        size = step if preset.inverse == "dil" else min(step, -(-(count - start) // 8) * 8)
-        stacked = np.stack([galleries[min(i, count - 1)] for i in range(start, start + size)]).astype(np.float32)
-        keys = jnp.stack([key] * size)
+        stacked = np.stack([galleries[min(i, count - 1)] for i in range(start, start + step)]).astype(np.float32)
         if preset.inverse == "dil":
-            stacked, keys = jax.device_put(stacked, sharding), jax.device_put(keys, sharding)
-            inverse = _sharded_fit(mesh, scale, preset)(stacked, keys)
-        else:  # closed form, solved in float64 on the host
-            inverse = design_inverse_batch(jnp.asarray(stacked), scale=scale, keys=keys, preset=preset)
+            keys = jax.device_put(jnp.stack([key] * step), sharding)
+            inverse = _sharded_fit(mesh, scale, preset)(jax.device_put(stacked, sharding), keys)
+        else:  # closed form, solved in float64; no key
+            inverse = design_inverse_batch(stacked, scale=scale, keys=None, preset=preset)
         parts.append(jax.tree.map(np.asarray, inverse))
     return jax.tree.map(lambda *leaves: np.concatenate(leaves)[:count], *parts)
 
@@ -309,14 +250,17 @@ def super_resolve_chunk(
             on_result(ChunkResult(i, error=error))
     if not ready:
         return
-    estimate_key, inverse_key = jax.random.split(key)
+    if preset.estimator == "paper" or preset.inverse == "dil":  # the random stages
+        estimate_key, inverse_key = jax.random.split(key)
+    else:  # the closed forms take no key (and a split would cost a compile)
+        estimate_key = inverse_key = key
     pixels = [image for _, image in ready]
 
     start = time.perf_counter()
     if kernel is not None:  # one supplied kernel: one inverse for every image
         galleries = [np.asarray(_as_gallery(kernel, preset))]
     else:
-        galleries = estimate_kernels_batch(pixels, scale=scale, key=estimate_key, preset=preset, mesh=mesh)
+        galleries = estimate_kernels_batch(pixels, scale=scale, key=estimate_key, preset=preset)
     timings["estimate"] = timings.get("estimate", 0.0) + time.perf_counter() - start
 
     start = time.perf_counter()

@@ -24,14 +24,25 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from issr_jax.color import rgb_to_y
 from issr_jax.kernels import kernel_from_covariance
 
-__all__ = ["QUANTISATION_NOISE", "welch_periodogram", "spectral_covariance", "estimate_kernel", "estimated_kernel_size"]
+__all__ = [
+    "QUANTISATION_NOISE",
+    "welch_tile_side",
+    "welch_tile_corners",
+    "welch_periodogram",
+    "spectral_covariance",
+    "estimate_kernel",
+    "estimate_kernels_batch",
+    "estimated_kernel_size",
+]
 
 # Variance of the BT.601 luma of 8-bit RGB quantisation noise, on the [0, 255] scale:
 # the spectrum's floor for 8-bit images.
@@ -46,12 +57,27 @@ def estimated_kernel_size(scale: int) -> int:
 # The power-law slope of a natural image's spectrum is at least that of scale-invariant
 # images, 1/f^2 (Field 1987; van der Schaaf and van Hateren 1996); the LMMSE prior uses 2.
 MIN_SLOPE = 2.0
-MAX_TILES = 128  # Welch tiles per image: a fixed count, so one compile serves every size
+BAND = (0.05, 0.45)  # LR frequencies (cycles per LR pixel) of the fit: above the DC, below aliasing
+SNR_MIN = 10.0  # frequencies with power below SNR_MIN x the noise floor are left out
+MAX_TILES = 128  # Welch tiles per image: a large image spreads this many over its area
+ESTIMATE_BATCH = 4  # images per call of `estimate_kernels_batch` (fixed: see there)
 
 
-def _tile_grid(height: int, width: int, tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def welch_tile_side(height: int, width: int, tile: int = 128) -> int:
+    """Side of the Welch tiles for an image: `tile`, halved until it fits the image."""
+    while tile > min(height, width):
+        tile //= 2
+    return tile
+
+
+def welch_tile_corners(height: int, width: int, tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-left corners of Welch's tiles (half overlap, thinned evenly to at most
-    `MAX_TILES`), padded to `MAX_TILES` entries; and each entry's weight (0 for padding)."""
+    `MAX_TILES`), padded to a power of two, and each entry's weight (1, or 0 for
+    padding): `(rows [M], cols [M], weights [M] float32)`.
+
+    The power-of-two count bounds the compiled shapes (at most 8 per tile side) and keeps
+    the work near the image's own tile count.
+    """
     rows = np.arange(0, height - tile + 1, tile // 2)
     cols = np.arange(0, width - tile + 1, tile // 2)
     while len(rows) * len(cols) > MAX_TILES:  # a large image: spread fewer tiles over it
@@ -60,16 +86,21 @@ def _tile_grid(height: int, width: int, tile: int) -> tuple[np.ndarray, np.ndarr
         else:
             cols = np.unique(np.linspace(0, width - tile, len(cols) - 1).round().astype(int))
     grid_r, grid_c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
-    weights = np.zeros(MAX_TILES, np.float32)
+    count = 1 << (grid_r.size - 1).bit_length()
+    weights = np.zeros(count, np.float32)
     weights[: grid_r.size] = 1.0
-    pad = MAX_TILES - grid_r.size
+    pad = count - grid_r.size
     return np.pad(grid_r, (0, pad)), np.pad(grid_c, (0, pad)), weights
 
 
-def _tile_side(height: int, width: int, tile: int = 128) -> int:
-    while tile > min(height, width):
-        tile //= 2
-    return tile
+def _gather_tiles(image, tile: int):
+    """`([M, t, t, ...] tiles, [M] weights)` of `image` (`[H, W, ...]`); NumPy when eager."""
+    rows, cols, weights = welch_tile_corners(image.shape[0], image.shape[1], tile)
+    offsets = np.arange(tile)
+    index = (rows[:, None, None] + offsets[None, :, None], cols[:, None, None] + offsets[None, None, :])
+    if not isinstance(image, jax.core.Tracer):
+        image = np.asarray(image, np.float32)
+    return image[index], weights
 
 
 def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -77,7 +108,7 @@ def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, 
 
     Large images use at most `MAX_TILES` tiles spread evenly over the image. Jittable
     (shapes static); called eagerly, it gathers the tiles in NumPy and runs one program
-    compiled for the tile stack, whatever the image's size.
+    compiled for the tile stack, so images of many sizes share a few compiles.
 
     Args:
       image: `[H, W]` float (any scale); `min(H, W) >= 16`.
@@ -86,16 +117,8 @@ def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, 
     Returns:
       `(power [t, t//2+1], freq_rows, freq_cols)`, frequencies in cycles per pixel.
     """
-    h, w = image.shape
-    tile = _tile_side(h, w, tile)
-    rows, cols, weights = _tile_grid(h, w, tile)
-    offsets = np.arange(tile)
-    index = (rows[:, None, None] + offsets[None, :, None], cols[:, None, None] + offsets[None, None, :])
-    if isinstance(image, jax.core.Tracer):
-        tiles = image[index]
-    else:
-        tiles = np.asarray(image, np.float32)[index]
-    return _welch_from_tiles(tiles, jnp.asarray(weights))
+    tiles, weights = _gather_tiles(image, welch_tile_side(*image.shape, tile))
+    return _welch_from_tiles(tiles, weights)
 
 
 @jax.jit
@@ -115,8 +138,8 @@ def spectral_covariance(
     image: jax.Array,
     *,
     scale: int,
-    band: tuple[float, float] = (0.05, 0.45),
-    snr_min: float = 10.0,
+    band: tuple[float, float] = BAND,
+    snr_min: float = SNR_MIN,
     noise: float = QUANTISATION_NOISE,
 ) -> tuple[jax.Array, jax.Array]:
     """Fits the Gaussian blur's covariance to the LR image's spectrum (module docstring).
@@ -136,38 +159,59 @@ def spectral_covariance(
     """
     if not isinstance(image, jax.core.Tracer):
         image = np.asarray(image, np.float32)
-    power, fy, fx = welch_periodogram(image * 255.0)
-    return _fit_spectrum(power, fy, fx, scale=scale, band=band, snr_min=snr_min, noise=noise)
+    power, _, _ = welch_periodogram(image * 255.0)
+    return _fit_spectrum(power, scale=scale, band=band, snr_min=snr_min, noise=noise)
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "band", "snr_min"))
-def _fit_spectrum(power, fy, fx, *, scale, band, snr_min, noise):
-    radius = jnp.hypot(fy, fx)
-    angle = jnp.arctan2(fy, fx)
-    keep = (radius >= band[0]) & (radius <= band[1]) & (power > snr_min * noise)
+@functools.lru_cache(maxsize=None)
+def _spectrum_design(rows: int, cols: int, scale: int, band: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The fit's design matrix on a `[rows, cols]` rfft grid, `[rows * cols, 9] float32`,
+    and the band mask `[rows * cols]`: functions of the frequencies alone, built in NumPy
+    (as traced trigonometry they took most of the estimate's compile time)."""
+    fy = np.broadcast_to(np.fft.fftfreq(rows)[:, None], (rows, cols)).ravel()
+    fx = np.broadcast_to(np.arange(cols)[None, :] / rows, (rows, cols)).ravel()  # rfftfreq(rows)
+    radius = np.hypot(fy, fx)
+    angle = np.arctan2(fy, fx)
     q = -4 * math.pi**2 / scale**2
-    design = jnp.stack(
+    design = np.stack(
         [
-            jnp.ones_like(radius),
-            jnp.cos(2 * angle),
-            jnp.sin(2 * angle),
-            jnp.cos(4 * angle),
-            jnp.sin(4 * angle),
+            np.ones_like(radius),
+            np.cos(2 * angle),
+            np.sin(2 * angle),
+            np.cos(4 * angle),
+            np.sin(4 * angle),
             q * fy**2,
             q * 2 * fy * fx,
             q * fx**2,
-            -jnp.log(jnp.maximum(radius, 1e-12)),
+            -np.log(np.maximum(radius, 1e-12)),
         ],
         axis=-1,
-    ).reshape(-1, 9)
+    )
+    return design.astype(np.float32), (radius >= band[0]) & (radius <= band[1])
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "band", "snr_min"))
+def _fit_spectrum(power, *, scale, band, snr_min, noise):
+    design, in_band = _spectrum_design(*power.shape, scale, band)
+    keep = in_band & (power.reshape(-1) > snr_min * noise)
     target = jnp.log(jnp.maximum(power - noise, 1e-12)).reshape(-1)
-    weight = keep.reshape(-1).astype(jnp.float32)
-    coefficients = _weighted_least_squares(design, target, weight)
+    weight = keep.astype(jnp.float32)
+    # Weighted least squares by normal equations, columns scaled to unit norm first so
+    # that float32 stays well conditioned; Cholesky, as the gram is positive definite
+    # (LU took several times longer to compile).
+    column_scale = jnp.sqrt(weight @ design**2) + 1e-12
+    scaled = design / column_scale
+    gram = scaled.T @ (weight[:, None] * scaled) + 1e-6 * jnp.eye(9)
+    moments = scaled.T @ (weight * target)
+    solve = lambda a, b: jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a), b)
+    coefficients = solve(gram, moments) / column_scale
     # The slope is bounded below by MIN_SLOPE: a flatter fitted spectrum comes from
     # texture or aliasing, not from a sharper scene, and lets the fit trade slope for
     # blur (measured: BSD100 x2 images at alpha ~1 got sigma ~1.2 px and lost 5 dB).
-    # The constrained optimum of this convex problem is the fit with alpha = MIN_SLOPE.
-    bounded = _weighted_least_squares(design[:, :8], target - MIN_SLOPE * design[:, 8], weight)
+    # The constrained optimum of this convex problem is the fit with alpha = MIN_SLOPE:
+    # the first 8 unknowns against `target - MIN_SLOPE * design[:, 8]`, from the same gram.
+    bounded_moments = moments[:8] - MIN_SLOPE * column_scale[8] * gram[:8, 8]
+    bounded = solve(gram[:8, :8], bounded_moments) / column_scale[:8]
     bounded = jnp.concatenate([bounded, jnp.array([MIN_SLOPE], bounded.dtype)])
     coefficients = jnp.where(coefficients[8] < MIN_SLOPE, bounded, coefficients)
     covariance = jnp.array([[coefficients[5], coefficients[6]], [coefficients[6], coefficients[7]]])
@@ -175,15 +219,6 @@ def _fit_spectrum(power, fy, fx, *, scale, band, snr_min, noise):
     eigenvalues = jnp.clip(eigenvalues, 0.2**2, (1.25 * scale) ** 2)
     covariance = (eigenvectors * eigenvalues) @ eigenvectors.T
     return covariance, coefficients[8]
-
-
-def _weighted_least_squares(design: jax.Array, target: jax.Array, weight: jax.Array) -> jax.Array:
-    """argmin_x sum(weight * (design @ x - target)^2) via normal equations, with columns
-    scaled first so float32 stays well conditioned (fixed shapes: it jits)."""
-    column_scale = jnp.sqrt(jnp.sum(weight[:, None] * design**2, axis=0)) + 1e-12
-    scaled = design / column_scale
-    gram = scaled.T @ (weight[:, None] * scaled) + 1e-6 * jnp.eye(design.shape[1])
-    return jnp.linalg.solve(gram, scaled.T @ (weight * target)) / column_scale
 
 
 def estimate_kernel(image: jax.Array, *, scale: int) -> jax.Array:
@@ -199,3 +234,56 @@ def estimate_kernel(image: jax.Array, *, scale: int) -> jax.Array:
     """
     covariance, _ = spectral_covariance(image, scale=scale)
     return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))
+
+
+def _kernel_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> jax.Array:
+    """`estimate_kernel` of one image from its Welch tiles (`[M, t, t, C]`, C = 1 or 3:
+    the luma is per pixel, so it is taken per tile)."""
+    luma = rgb_to_y(tiles) if tiles.shape[-1] == 3 else tiles[..., 0]
+    power, _, _ = _welch_from_tiles(luma * 255.0, weights)
+    covariance, _ = _fit_spectrum(power, scale=scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATION_NOISE)
+    return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))
+
+
+@functools.partial(jax.jit, static_argnames="scale")
+def _kernels_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> jax.Array:
+    return jax.vmap(functools.partial(_kernel_from_tiles, scale=scale))(tiles, weights)
+
+
+def estimate_kernels_batch(images: Sequence[np.ndarray], *, scale: int) -> np.ndarray:
+    """`estimate_kernel` for many images of any sizes, in a few batched calls.
+
+    The estimate needs only each image's Welch tiles, gathered here in NumPy; images
+    with the same tile side and (power-of-two) tile count share a compiled program and
+    go `ESTIMATE_BATCH` at a time (the last call padded with copies). The batch size is
+    fixed because XLA vectorises a batch of 1 or 2 differently from 4 or more, and this
+    float32 fit turns that last bit into ~1e-5 in the kernel: with a fixed batch an
+    image's kernel does not depend on the other images. The calls run on the default
+    device (the stage is a few milliseconds per image), so the kernels do not depend on
+    how many devices there are either.
+
+    Args:
+      images: `[H_i, W_i]` luma or `[H_i, W_i, C]` (C = 1: gray, C = 3: RGB, whose
+        BT.601 luma is used), float32 in [0, 1], `min(H_i, W_i) >= 16`.
+      scale: the SR factor.
+
+    Returns:
+      `[N, 10 s + 1, 10 s + 1] float32` NumPy, as `estimate_kernel` of each image (equal
+      to float rounding).
+    """
+    images = [np.asarray(image, np.float32) for image in images]
+    images = [image[..., None] if image.ndim == 2 else image for image in images]
+    size = estimated_kernel_size(scale)
+    kernels = np.zeros((len(images), size, size), np.float32)
+    gathered = [_gather_tiles(image, welch_tile_side(*image.shape[:2])) for image in images]
+    groups: dict[tuple, list[int]] = {}
+    for i, (tiles, _) in enumerate(gathered):
+        groups.setdefault(tiles.shape, []).append(i)
+    for members in groups.values():
+        for start in range(0, len(members), ESTIMATE_BATCH):
+            batch = members[start : start + ESTIMATE_BATCH]
+            order = batch + [batch[0]] * (ESTIMATE_BATCH - len(batch))
+            tiles = np.stack([gathered[i][0] for i in order])
+            weights = np.stack([gathered[i][1] for i in order])
+            kernels[batch] = np.asarray(_kernels_from_tiles(tiles, weights, scale=scale))[: len(batch)]
+    return kernels

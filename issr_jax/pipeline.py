@@ -15,6 +15,7 @@ from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from issr_jax import kernels as kernels_lib
 from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
@@ -143,14 +144,15 @@ def design_inverse(kernels: jax.Array, *, scale: int, key: jax.Array, preset: Pr
     if preset.inverse == "dil":
         fit = fit_inverse(kernels, key=key, config=preset.fit)
         return Inverse(fit.drk, fit)
-    return Inverse(lmmse_restoration_kernel(jnp.mean(kernels, axis=0), scale=scale), None)
+    return Inverse(lmmse_restoration_kernel(np.mean(np.asarray(kernels, np.float64), axis=0), scale=scale), None)
 
 
 def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, preset: Preset) -> Inverse:
     """`design_inverse` for many images in one call (`jit(vmap)` for the identity fit).
 
     Args:
-      kernels: `[B, N, k, k]`; keys: `[B]` PRNG keys.
+      kernels: `[B, N, k, k]`; keys: `[B]` PRNG keys (the closed form takes none:
+        None is accepted there).
 
     Returns:
       `Inverse` whose leaves have a leading axis B.
@@ -158,7 +160,7 @@ def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, pre
     if preset.inverse == "dil":
         fit = fit_inverse_batch(kernels, key=keys, config=preset.fit)
         return Inverse(fit.drk, fit)
-    return Inverse(lmmse_restoration_kernel(jnp.mean(kernels, axis=1), scale=scale), None)
+    return Inverse(lmmse_restoration_kernel(np.mean(np.asarray(kernels, np.float64), axis=1), scale=scale), None)
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "color", "method", "preset"))

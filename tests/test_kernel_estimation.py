@@ -48,13 +48,18 @@ def test_periodogram_of_white_noise_is_flat():
     assert float(np.mean(np.asarray(power)[band])) == pytest.approx(1.0, rel=0.05)
 
 
-def test_lmmse_matches_float64_numpy_design():
-    """Independent NumPy float64 build of the same normal equations (module docstring)."""
+@pytest.mark.parametrize("point_symmetric", [True, False])
+def test_lmmse_matches_float64_numpy_design(point_symmetric):
+    """Independent NumPy float64 build of the same normal equations (module docstring),
+    for a Gaussian (solved in half the unknowns) and a skewed kernel (solved in full)."""
     from scipy.linalg import solve
 
     scale, size, n = 2, 21, 128
     cov = np.array([[1.2, 0.3], [0.3, 0.8]])
     kernel = np.asarray(kernel_estimation.kernel_from_covariance(cov, size=11), np.float64)
+    if not point_symmetric:
+        kernel[4:7, 6:8] *= 1.5  # a lopsided blur
+        kernel /= kernel.sum()
     f = np.fft.fftfreq(n)
     t = np.arange(-2 * scale - 1, 2 * scale + 2)
     d = np.abs(t + scale // 2 - (scale - 1) / 2) / scale
@@ -77,9 +82,37 @@ def test_lmmse_matches_float64_numpy_design():
     o = np.arange(-10, 11)
     oy, ox = (a.ravel() for a in np.meshgrid(o, o, indexing="ij"))
     R = Ruu[(oy[None] - oy[:, None]) % n, (ox[None] - ox[:, None]) % n]
+    R += restoration_filter.RIDGE * Ruu[0, 0] * np.eye(size * size)
     expected = solve(R, Rux[oy % n, ox % n], assume_a="pos").reshape(size, size)
     got = restoration_filter.lmmse_restoration_kernel(kernel, scale=scale)
     np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())
+
+
+def test_point_symmetric_shortcut_equals_the_full_solve():
+    """A Gaussian is solved in half the unknowns; nudging one tap off symmetry sends it
+    through the full solve, which must land on the same DRK."""
+    kernel = np.asarray(kernel_estimation.kernel_from_covariance(np.array([[3.0, 1.0], [1.0, 2.0]]) * 4, size=41), np.float64)
+    nudged = kernel.copy()
+    nudged[20, 21] += 1e-12
+    half = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4))
+    full = np.asarray(restoration_filter.lmmse_restoration_kernel(nudged, scale=4))
+    np.testing.assert_array_equal(half, half[::-1, ::-1])
+    np.testing.assert_allclose(half, full, atol=1e-6 * np.abs(full).max())
+
+
+def test_ridge_keeps_the_drk_small_without_changing_what_it_passes():
+    """Unregularised, the x4 equations leave the DRK free where bicubic passes nothing
+    (taps of +-50 and more seen); the ridge removes that. Both restore alike."""
+    kernel = np.asarray(kernel_estimation.kernel_from_covariance(np.eye(2) * 16.0, size=41))
+    ridged = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4))
+    free = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4, ridge=0.0))
+    assert np.abs(ridged).max() < 2.0 < np.abs(free).max()
+    hr = power_law_image(256, seed=3)
+    lr = degrade(hr, scale=4, covariance=np.eye(2) * 16.0, size=41)
+    up = np.asarray(imresize(lr, scale=4))
+    a, b = (np.asarray(apply_drk(up, d)) for d in (ridged, free))
+    gap = abs(float(psnr(np.clip(a, 0, 1), hr, crop_border=4)) - float(psnr(np.clip(b, 0, 1), hr, crop_border=4)))
+    assert gap < 0.05
 
 
 def test_lmmse_batches_over_leading_axes():

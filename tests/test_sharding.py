@@ -51,9 +51,8 @@ def test_one_and_four_devices_agree():
     assert result.returncode == 0, result.stderr[-3000:]
     line = [l for l in result.stdout.splitlines() if l.startswith("REPORT")][-1]
     report = json.loads(line.split(" ", 1)[1])
-    # The 1- and 4-device programs differ in the last bit of the spectral fit (kernels
-    # within 1e-7); the LMMSE design's conditioning makes that ~1.5e-6 in the image.
-    # Everything else agrees to 1e-6 (measured: exactly).
-    assert report["default_kernel"] <= 1e-7, report
-    assert report["default"] <= 5e-6, report
-    assert all(report[name] <= 1e-6 for name in ("paper_drk", "paper", "tiles")), report
+    # The spectral estimate runs on one device whatever the mesh, so its kernels are
+    # bit-identical; the rest is split over the devices with the same per-device shapes.
+    # Measured: default, paper and tiles identical, paper DRKs 3.6e-7 apart.
+    assert report["default_kernel"] == 0.0, report
+    assert all(report[name] <= 1e-6 for name in ("default", "paper_drk", "paper", "tiles")), report
