@@ -1,6 +1,6 @@
 """Throughput benchmark: the dataset path against the floors the machine sets.
 
-    make bench        # = python -m experiments.bench [--data_root=../shared/datasets] [--big=False]
+    make bench        # = python -m experiments.bench [--data_root=../shared/datasets] [--sections=bsd100,div2krk,invert,apply,big]
 
 Every measurement runs in a child process of its own, so its wall time includes Python
 and JAX start-up (and compilation, unless said "warm") and its peak resident memory
@@ -28,7 +28,6 @@ from pathlib import Path
 from absl import app, flags
 
 _DATA_ROOT = flags.DEFINE_string("data_root", "../shared/datasets", "Folder holding BSD100/ and DIV2KRK/.")
-_BIG = flags.DEFINE_bool("big", True, "Also measure the 4K and 8K outputs (memory bounds; about two minutes).")
 _PAPER_FITS = flags.DEFINE_integer("paper_fits", 100, "Galleries in the batched L-CNN identity fit (paper preset).")
 _SECTIONS = flags.DEFINE_list("sections", "bsd100,div2krk,invert,apply,big", "Which measurements to run.")
 _CHILD = flags.DEFINE_string("child", None, "Internal: run one measurement and print its JSON.")
@@ -267,7 +266,12 @@ def main(argv: list[str]) -> None:
             row(f"apply one {apply['drk']}x{apply['drk']} DRK, {apply['shape'][1]}x{apply['shape'][0]} plane: apply_drk", apply["ours"], "", f"{apply['ours'] / apply['scipy']:.2f}", None, f"vs scipy fftconvolve; max error vs float64 {apply['max_error_vs_float64']:.1e}; target <= 1.5")
             row("  same, scipy.signal.fftconvolve (float32, symmetric pad)", apply["scipy"], "", "1.00", None)
         if "big" in sections:
-            for label, (h, w) in (("4K (3840x2160) output", (1080, 1920)), ("8K (7680x4320) output, tiled", (2160, 3840))):
+            big_cases = (
+                ("4K (3840x2160) output", (1080, 1920)),
+                ("8K (7680x4320) output, tiled", (2160, 3840)),
+                ("8192x8192 output, tiled", (4096, 4096)),
+            )
+            for label, (h, w) in big_cases:
                 path = work / f"big_{h}.png"
                 _make_big_input(first, path, h, w)
                 big = child("one_file", image=str(path), output=str(work / f"big_{h}_x2.png"), scale=2)
