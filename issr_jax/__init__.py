@@ -13,14 +13,23 @@ from issr_jax.drk import apply_drk, extract_drk
 from issr_jax.fit import FitConfig, FitResult, fit_inverse, fit_inverse_batch
 from issr_jax.identity_loss import LossWeights, dil_objective
 from issr_jax.kernels import gaussian_kernel, kernel_gallery, paper_sigma
-from issr_jax.lcnn import LCNN
-from issr_jax.pipeline import Inverse, SuperResolution, design_inverse, estimate_kernels, restore, super_resolve, super_resolve_batch
+from issr_jax.pipeline import Inverse, SuperResolution, design_inverse, estimate_kernels, restore, super_resolve
+from issr_jax.dataset import super_resolve_dataset
 from issr_jax.kernel_estimation import estimate_kernel
 from issr_jax.restoration_filter import lmmse_restoration_kernel
 from issr_jax.presets import PRESETS, Preset, get_preset
 from issr_jax.resize import imresize
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`issr_jax.LCNN` imports flax on first use: the default preset never needs it."""
+    if name == "LCNN":
+        from issr_jax.lcnn import LCNN
+
+        return LCNN
+    raise AttributeError(f"module 'issr_jax' has no attribute {name!r}")
 
 __all__ = [
     "FitConfig",
@@ -49,6 +58,6 @@ __all__ = [
     "rgb_to_y",
     "rgb_to_ycbcr",
     "super_resolve",
-    "super_resolve_batch",
+    "super_resolve_dataset",
     "ycbcr_to_rgb",
 ]

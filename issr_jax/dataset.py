@@ -41,8 +41,8 @@ from issr_jax import kernel_estimation, tiling
 from issr_jax.pipeline import (
     Inverse,
     SuperResolution,
-    _as_gallery,
-    _validate,
+    as_gallery,
+    checked_preset,
     design_inverse_batch,
     estimate_kernels,
     restore,
@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 CHUNK_SIZE = 64  # images per chunk: bounds the LR images, kernels and pending outputs held
+FIRST_CHUNK_SIZE = 16  # a smaller first chunk: outputs start to be written sooner
 CHUNK_PIXELS = 16_000_000  # ... and the LR pixels of one chunk (about 200 MB as float32 RGB)
 INVERT_BATCH = 8  # LMMSE inverses per call (x4: ~4 MB each); the last call is padded
 FIT_BATCH = 2  # identity fits per device per call: fixed, so results do not depend on the device count
@@ -77,12 +78,15 @@ def shard_files(files: Sequence, process_index: int, process_count: int) -> list
     return list(files)[process_index::process_count]
 
 
-def chunks(sizes: Sequence[int], *, chunk_size: int = CHUNK_SIZE, chunk_pixels: int = CHUNK_PIXELS) -> list[range]:
+def chunks(sizes: Sequence[int], *, chunk_size: int = CHUNK_SIZE, chunk_pixels: int = CHUNK_PIXELS, first_size: int = FIRST_CHUNK_SIZE) -> list[range]:
     """Consecutive index ranges of at most `chunk_size` items and `chunk_pixels` pixels
-    (an item larger than `chunk_pixels` gets a chunk of its own)."""
+    (an item larger than `chunk_pixels` gets a chunk of its own); the first range holds
+    at most `first_size` items, so that the first outputs (and their writing, which
+    overlaps the computation) start early."""
     result, start, pixels = [], 0, 0
     for i, size in enumerate(sizes):
-        if i > start and (i - start >= chunk_size or pixels + size > chunk_pixels):
+        limit = min(chunk_size, first_size) if not result else chunk_size
+        if i > start and (i - start >= limit or pixels + size > chunk_pixels):
             result.append(range(start, i))
             start, pixels = i, 0
         pixels += size
@@ -203,6 +207,19 @@ def _checked(image: np.ndarray, scale: int) -> np.ndarray:
     return (image[..., None] if image.ndim == 2 else image).astype(np.float32, copy=False)
 
 
+def _supplied_kernels(kernel, count: int) -> np.ndarray | None:
+    """None, one `[k, k]` kernel, or `[count, k, k]` (one per image), as float32 NumPy."""
+    if kernel is None:
+        return None
+    try:
+        kernel = np.asarray(kernel, np.float32)
+    except ValueError:
+        raise ValueError("per-image kernels must all have the same shape") from None
+    if kernel.ndim not in (2, 3) or (kernel.ndim == 3 and len(kernel) != count):
+        raise ValueError(f"kernel must be [k, k] or one [k, k] per image ({count}), got shape {kernel.shape}")
+    return kernel
+
+
 @dataclasses.dataclass
 class ChunkResult:
     """What `super_resolve_chunk` produced for one image: a result or the error."""
@@ -229,15 +246,18 @@ def super_resolve_chunk(
 
     Args:
       images: `[H, W, C] float32` in [0, 1] (or None for an entry to leave out).
-      scale, key, preset, method, kernel: as in `pipeline.super_resolve`; every image
-        uses `key`.
+      scale, key, preset, method: as in `pipeline.super_resolve`; every image uses `key`.
+      kernel: None (estimate each image's), one `[k, k]` kernel for every image, or a
+        sequence of `[k, k]` kernels (same k), one per entry of `images`.
       mesh: from `tiling.batch_mesh` (default: all local devices).
       on_result: called once per (non-None) image with a `ChunkResult`, as soon as that
         image is restored; an image the pipeline rejects gets its error instead, and the
         others go on.
       timings: optional dict; seconds of "estimate", "invert", "restore" are added to it.
     """
-    preset = _validate(method, preset)
+    preset = checked_preset(preset, method=method)
+    kernel = _supplied_kernels(kernel, len(images))
+    per_image = kernel is not None and kernel.ndim == 3
     mesh = mesh or tiling.batch_mesh()
     timings = {} if timings is None else timings
     ready = []
@@ -257,8 +277,10 @@ def super_resolve_chunk(
     pixels = [image for _, image in ready]
 
     start = time.perf_counter()
-    if kernel is not None:  # one supplied kernel: one inverse for every image
-        galleries = [np.asarray(_as_gallery(kernel, preset))]
+    if per_image:
+        galleries = [np.asarray(as_gallery(kernel[i], preset=preset)) for i, _ in ready]
+    elif kernel is not None:  # one supplied kernel: one inverse for every image
+        galleries = [np.asarray(as_gallery(kernel, preset=preset))]
     else:
         galleries = estimate_kernels_batch(pixels, scale=scale, key=estimate_key, preset=preset)
     timings["estimate"] = timings.get("estimate", 0.0) + time.perf_counter() - start
@@ -266,10 +288,8 @@ def super_resolve_chunk(
     start = time.perf_counter()
     inverses = design_inverses(galleries, scale=scale, key=inverse_key, preset=preset, mesh=mesh)
     drks = np.asarray(inverses.drk, np.float32)
-    if kernel is not None:
-        pick = lambda j: 0
-    else:
-        pick = lambda j: j
+    shared = kernel is not None and not per_image  # one inverse serves every image
+    pick = (lambda j: 0) if shared else (lambda j: j)
     timings["invert"] = timings.get("invert", 0.0) + time.perf_counter() - start
 
     def deliver(j: int, out: np.ndarray) -> None:
@@ -315,7 +335,8 @@ def super_resolve_dataset(
       scale: integer factor >= 2.
       key: PRNG key used for *every* image (as a folder run does), so image `i`'s result
         equals `pipeline.super_resolve(images[i], key=key)` to float rounding.
-      preset, method, kernel: as in `pipeline.super_resolve`.
+      preset, method: as in `pipeline.super_resolve`.
+      kernel: None (estimate each image's), one `[k, k]` kernel for all, or one per image.
       chunk_size: images per chunk (memory bound).
       mesh: from `tiling.batch_mesh` (default: all local devices).
 
@@ -333,6 +354,8 @@ def super_resolve_dataset(
     """
     images = [np.asarray(image, np.float32) for image in images]
     images = [image[..., None] if image.ndim == 2 else image for image in images]
+    kernel = _supplied_kernels(kernel, len(images))
+    per_image = kernel is not None and kernel.ndim == 3
     results: list[SuperResolution | None] = [None] * len(images)
 
     def collect(item: ChunkResult) -> None:
@@ -348,5 +371,6 @@ def super_resolve_dataset(
         def shifted(item: ChunkResult) -> None:
             collect(dataclasses.replace(item, index=item.index + offset))
 
-        super_resolve_chunk(chunk_images, scale=scale, key=key, preset=preset, method=method, kernel=kernel, mesh=mesh, on_result=shifted)
+        chunk_kernel = kernel[part.start : part.stop] if per_image else kernel
+        super_resolve_chunk(chunk_images, scale=scale, key=key, preset=preset, method=method, kernel=chunk_kernel, mesh=mesh, on_result=shifted)
     return results

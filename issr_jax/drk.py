@@ -10,12 +10,15 @@ faster than running the 32-channel network on a full image.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from issr_jax.identity_loss import centred_impulse
+
+if TYPE_CHECKING:  # flax loads with the L-CNN, not with the package
+    import flax.linen as nn
 
 __all__ = ["extract_drk", "apply_drk", "fast_fft_length"]
 

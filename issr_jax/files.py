@@ -98,21 +98,21 @@ def _write(
     overwrite: bool,
 ) -> None:
     """Writes one result (and its alpha, and optionally its kernels), atomically."""
-    pixels = np.asarray(result.image)
-    if not np.all(np.isfinite(pixels)):  # never write NaN/Inf; the pipeline clips, so this is a bug guard
-        raise ImageError(source.path, "super-resolution produced non-finite values; please report this input")
     alpha = None
     if source.alpha is not None:
         alpha = np.clip(np.asarray(imresize(source.alpha, scale=scale)), 0.0, 1.0)
-    write_image(
-        output_path,
-        pixels,
-        dtype=source.dtype,
-        alpha=alpha,
-        constant_alpha=source.constant_alpha,
-        overwrite=overwrite,
-        compress_level=PNG_COMPRESS_LEVEL,
-    )
+    try:
+        write_image(
+            output_path,
+            np.asarray(result.image),
+            dtype=source.dtype,
+            alpha=alpha,
+            constant_alpha=source.constant_alpha,
+            overwrite=overwrite,
+            compress_level=PNG_COMPRESS_LEVEL,
+        )
+    except ValueError as error:  # the writer refuses NaN/Inf; the pipeline clips, so this is a bug guard
+        raise ImageError(source.path, f"super-resolution produced values that cannot be written ({error}); please report this input") from error
     if save_kernels:
         stem = output_path.with_suffix("")
         _save_npy_atomic(Path(f"{stem}_kernel.npy"), np.asarray(result.kernel), overwrite=overwrite)

@@ -5,21 +5,26 @@ One image's fit is `fit_inverse`: Adam with a step-decayed learning rate, run fo
 `lax.scan`. `fit_inverse_batch` is `jit(vmap(fit_inverse))` over many images' galleries:
 every image keeps its own parameters, Adam state and step count, and the compiled program
 depends only on the shapes, so a dataset compiles once per gallery shape.
+
+optax and the flax L-CNN are imported on the first fit, not with the package: the
+default preset never fits, and they are a quarter of the command line's start-up time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
-import optax
 
 from issr_jax.drk import extract_drk
 from issr_jax.identity_loss import LossWeights, dil_objective
-from issr_jax.lcnn import LCNN, impulse_response_size
+
+if TYPE_CHECKING:
+    import optax
+
+    from issr_jax.lcnn import LCNN
 
 __all__ = ["FitConfig", "FitResult", "fit_inverse", "fit_inverse_batch", "learning_rate_schedule"]
 
@@ -56,10 +61,14 @@ class FitConfig:
 
     @property
     def model(self) -> LCNN:
+        from issr_jax.lcnn import LCNN
+
         return LCNN(depth=self.depth, features=self.features, kernel_size=self.kernel_size)
 
     @property
     def drk_size(self) -> int:
+        from issr_jax.lcnn import impulse_response_size
+
         return impulse_response_size(depth=self.depth, kernel_size=self.kernel_size)
 
 
@@ -73,6 +82,8 @@ class FitResult(NamedTuple):
 
 def learning_rate_schedule(config: FitConfig, *, steps_per_epoch: int) -> optax.Schedule:
     """Step decay: the rate is multiplied by `decay_rate` every `decay_every_epochs` epochs."""
+    import optax
+
     return optax.exponential_decay(
             init_value=config.learning_rate,
             transition_steps=config.decay_every_epochs * steps_per_epoch,
@@ -82,6 +93,8 @@ def learning_rate_schedule(config: FitConfig, *, steps_per_epoch: int) -> optax.
 
 
 def _fit(kernels: jax.Array, key: jax.Array, config: FitConfig) -> FitResult:
+    import optax
+
     num_kernels, k, _ = kernels.shape
     if num_kernels % config.batch_size:
         raise ValueError(f"batch_size {config.batch_size} must divide the gallery size {num_kernels}")

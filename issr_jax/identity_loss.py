@@ -18,10 +18,13 @@ A weight of 0 switches a term off.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
+
+if TYPE_CHECKING:  # flax loads with the L-CNN, not with the package
+    import flax.linen as nn
 
 __all__ = ["LossWeights", "centred_impulse", "place_on_canvas", "identity_terms", "dil_objective"]
 

@@ -245,7 +245,9 @@ def _kernel_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> j
     return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))
 
 
-@functools.partial(jax.jit, static_argnames="scale")
+# XLA's optimisation level 0: this small program compiles in about half the time (0.27
+# vs 0.4-0.6 s, a large share of a cold start) and runs in ~1 ms either way.
+@functools.partial(jax.jit, static_argnames="scale", compiler_options={"xla_backend_optimization_level": 0})
 def _kernels_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> jax.Array:
     return jax.vmap(functools.partial(_kernel_from_tiles, scale=scale))(tiles, weights)
 

@@ -31,8 +31,7 @@ def kernel_from_covariance(covariance: jax.Array, *, size: int) -> jax.Array:
     r = jnp.arange(size, dtype=jnp.float32) - (size - 1) / 2
     rows, cols = jnp.meshgrid(r, r, indexing="ij")
     offsets = jnp.stack([rows, cols], axis=-1)  # [size, size, 2]
-    (a, b), (c, d) = covariance[0], covariance[1]
-    precision = jnp.array([[d, -b], [-c, a]]) / (a * d - b * c)  # the 2 x 2 inverse in closed form
+    precision = jnp.linalg.inv(covariance)
     mahalanobis = jnp.einsum("...i,ij,...j->...", offsets, precision, offsets)
     kernel = jnp.exp(-0.5 * mahalanobis)
     return kernel / jnp.sum(kernel)

@@ -5,13 +5,14 @@
     3. restore:   LR --MATLAB bicubic x s--> * DRK --> SR   (`restore`)
 
 Stages 1 and 3 work on the image; stage 2 works in kernel space only, at fixed shapes, so
-a dataset's inverses are designed in one batched call (`super_resolve_batch`).
+many images' inverses are designed in one batched call (`design_inverse_batch`; the
+batched path over many images is `issr_jax.dataset.super_resolve_dataset`).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +36,8 @@ __all__ = [
     "design_inverse_batch",
     "restore",
     "super_resolve",
-    "super_resolve_batch",
+    "as_gallery",
+    "checked_preset",
 ]
 
 METHODS = ("drk", "lcnn")
@@ -118,11 +120,12 @@ def estimate_kernels(image: jax.Array, *, scale: int, key: jax.Array, preset: Pr
             delta_range=preset.delta_range,
             pixel_scale=preset.pixel_scale,
         )
-    return _as_gallery(estimate_kernel(_luminance(image), scale=scale), preset)
+    return as_gallery(estimate_kernel(_luminance(image), scale=scale), preset=preset)
 
 
-def _as_gallery(kernel: jax.Array, preset: Preset) -> jax.Array:
-    """A supplied `[k, k]` kernel as the `[N, k, k]` input of `design_inverse`."""
+def as_gallery(kernel: jax.Array, *, preset: Preset) -> jax.Array:
+    """A supplied `[k, k]` kernel (normalised to sum 1) as the `[N, k, k]` input of
+    `design_inverse`: N = 1 for the closed form, `preset.num_kernels` for the fit."""
     kernel = jnp.asarray(kernel, jnp.float32)
     kernel = kernel / jnp.sum(kernel)
     count = preset.num_kernels if preset.inverse == "dil" else 1
@@ -193,7 +196,8 @@ def restore(image: jax.Array, inverse: Inverse, *, scale: int, color: str, metho
     return jnp.clip(restored, 0.0, 1.0)
 
 
-def _validate(method: str, preset: str | Preset) -> Preset:
+def checked_preset(preset: str | Preset, *, method: str) -> Preset:
+    """The `Preset` named by `preset`, checked against `method` (ValueError if they clash)."""
     preset = get_preset(preset)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -235,65 +239,13 @@ def super_resolve(
       >>> super_resolve(lr, scale=2, key=jax.random.key(1)).image.shape
       (48, 48, 3)
     """
-    preset = _validate(method, preset)
+    preset = checked_preset(preset, method=method)
     image = _check_image(image, scale)
     estimate_key, inverse_key = jax.random.split(key)
     if kernel is None:
         kernels = estimate_kernels(image, scale=scale, key=estimate_key, preset=preset)
     else:
-        kernels = _as_gallery(kernel, preset)
+        kernels = as_gallery(kernel, preset=preset)
     inverse = design_inverse(kernels, scale=scale, key=inverse_key, preset=preset)
     out = restore(image, inverse, scale=scale, color=preset.color, method=method, preset=preset)
     return SuperResolution(out, jnp.mean(kernels, axis=0), inverse.drk, inverse.fit)
-
-
-def super_resolve_batch(
-    images: Sequence[jax.Array],
-    *,
-    scale: int,
-    key: jax.Array,
-    preset: str | Preset = "default",
-    method: str = "drk",
-    kernels: Sequence[jax.Array] | None = None,
-) -> list[SuperResolution]:
-    """`super_resolve` for many images, with every inverse designed in one batched call.
-
-    Image `i` is processed with the key `jax.random.split(key, len(images))[i]`, so its
-    result equals `super_resolve(images[i], key=that key)` (to float rounding).
-
-    This is the in-memory reference: every image is restored at its own shape. For whole
-    datasets (bounded memory, bucketed shapes, several devices, tiles) use
-    `issr_jax.dataset.super_resolve_dataset`, which the folder CLI runs.
-
-    Args:
-      images: sequence of `[H_i, W_i, C_i] float` in [0, 1] (sizes may differ).
-      scale: integer factor >= 2.
-      key: PRNG key, split into one key per image.
-      preset, method: as in `super_resolve`.
-      kernels: optional sequence of `[k, k]` kernels (same k), one per image.
-
-    Returns:
-      list of `SuperResolution`, in the order of `images`.
-    """
-    preset = _validate(method, preset)
-    images = [_check_image(im, scale) for im in images]
-    if not images:
-        return []
-    if kernels is not None and len(kernels) != len(images):
-        raise ValueError(f"got {len(kernels)} kernels for {len(images)} images")
-    keys = jax.random.split(key, len(images))
-    galleries, inverse_keys = [], []
-    for i, (image, image_key) in enumerate(zip(images, keys)):
-        estimate_key, inverse_key = jax.random.split(image_key)
-        if kernels is None:
-            galleries.append(estimate_kernels(image, scale=scale, key=estimate_key, preset=preset))
-        else:
-            galleries.append(_as_gallery(kernels[i], preset))
-        inverse_keys.append(inverse_key)
-    inverses = design_inverse_batch(jnp.stack(galleries), scale=scale, keys=jnp.stack(inverse_keys), preset=preset)
-    results = []
-    for i, image in enumerate(images):
-        inverse = jax.tree.map(lambda leaf: leaf[i], inverses)
-        out = restore(image, inverse, scale=scale, color=preset.color, method=method, preset=preset)
-        results.append(SuperResolution(out, jnp.mean(galleries[i], axis=0), inverse.drk, inverse.fit))
-    return results

@@ -68,3 +68,14 @@ def test_baselines_follow_the_convention():
             params = list(inspect.signature(function).parameters.values())
             assert params[0].name == "image"
             assert all(p.kind == inspect.Parameter.KEYWORD_ONLY for p in params[1:]), name
+
+
+def test_the_default_path_does_not_load_flax_or_optax():
+    """They load with the identity fit only (a quarter of the command line's start-up)."""
+    import subprocess
+    import sys
+
+    code = "import sys, issr_jax, issr_jax.cli, issr_jax.files; print(sorted({'flax', 'optax'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
+    assert issr_jax.LCNN.__module__ == "issr_jax.lcnn"  # still there, on first use

@@ -85,6 +85,8 @@ def test_shard_files_partitions_the_list_in_order():
 def test_chunks_bound_count_and_pixels():
     parts = dataset.chunks([10, 10, 50, 10, 100, 1], chunk_size=3, chunk_pixels=60)
     assert [list(p) for p in parts] == [[0, 1], [2, 3], [4], [5]]
+    parts = dataset.chunks([1] * 40, chunk_size=16, first_size=4)  # a short first chunk
+    assert [len(p) for p in parts] == [4, 16, 16, 4]
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +114,11 @@ def test_folder_run_equals_file_runs_resumes_and_reports(lr_folder, tmp_path):
     (out / "im_2.png").unlink()
     again = files.super_resolve_folder(lr_folder, out, scale=2, key=KEY)
     assert again.count("skipped") == 3 and again.count("done") == 1
+
+
+def test_per_image_kernels_must_match_the_images():
+    images = _images([(40, 40, 3), (40, 48, 3)])
+    with pytest.raises(ValueError, match="one \\[k, k\\] per image"):
+        dataset.super_resolve_dataset(images, scale=2, key=KEY, kernel=np.ones((3, 5, 5)))
+    with pytest.raises(ValueError, match="same shape"):
+        dataset.super_resolve_dataset(images, scale=2, key=KEY, kernel=[np.ones((5, 5)), np.ones((3, 3))])

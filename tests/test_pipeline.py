@@ -10,7 +10,8 @@ import scipy.io
 from issr_jax import presets
 from issr_jax.demo import degrade, demo_image, demo_kernel
 from issr_jax.metrics import psnr
-from issr_jax.pipeline import super_resolve, super_resolve_batch
+from issr_jax.dataset import super_resolve_dataset
+from issr_jax.pipeline import super_resolve
 from issr_jax.resize import imresize
 
 # The paper preset with a short fit, so the tests stay quick; the mechanics are the same.
@@ -52,17 +53,24 @@ def test_paper_preset_both_methods(demo_pair):
     np.testing.assert_allclose(drk.image[8:-8, 8:-8], lcnn.image[8:-8, 8:-8], atol=2e-5)
 
 
-def test_batch_equals_single(demo_pair):
+def test_dataset_path_equals_one_image_at_a_time(demo_pair):
+    """`super_resolve_dataset` (batched, bucketed) against `super_resolve` per image, for
+    both presets and for supplied per-image kernels; every image uses the same key."""
     lr, _ = demo_pair
     images = [lr, lr[:80, :64], lr[::-1]]
     key = jax.random.key(5)
-    for preset in ("default", QUICK_PAPER):
-        batch = super_resolve_batch(images, scale=2, key=key, preset=preset)
-        keys = jax.random.split(key, len(images))
-        for image, k, got in zip(images, keys, batch):
-            single = super_resolve(image, scale=2, key=k, preset=preset)
-            np.testing.assert_allclose(got.image, single.image, atol=1e-5)
-            np.testing.assert_allclose(got.drk, single.drk, atol=1e-5 * float(np.abs(single.drk).max()))
+    kernels = [demo_kernel(), demo_kernel().T, np.full_like(demo_kernel(), 1.0)]
+    for preset, supplied in (("default", None), (QUICK_PAPER, None), ("default", kernels)):
+        batch = super_resolve_dataset(images, scale=2, key=key, preset=preset, kernel=supplied)
+        for i, (image, got) in enumerate(zip(images, batch)):
+            own = None if supplied is None else supplied[i]
+            single = super_resolve(image, scale=2, key=key, preset=preset, kernel=own)
+            np.testing.assert_allclose(got.image, single.image, atol=2e-3)
+            assert np.mean(np.abs(got.image - np.asarray(single.image))) < 1e-4
+            # Measured: the paper preset and supplied kernels agree exactly or to 1e-7; the
+            # spectral estimate (batched tiles vs one image) to ~4e-5 in the kernel.
+            np.testing.assert_allclose(got.kernel, single.kernel, atol=2e-4)
+            np.testing.assert_allclose(got.drk, single.drk, atol=1e-3 * float(np.abs(single.drk).max()))
 
 
 def test_supplied_kernel_is_used(demo_pair):

@@ -154,3 +154,18 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
     keep.write_bytes(b"finished")
     assert remove_stale_temporaries(tmp_path) == [stale]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "c.png"])
+
+
+def test_a_non_finite_result_is_reported_and_not_written(scene, tmp_path, monkeypatch):
+    """The writer refuses NaN (the pipeline clips, so only a bug could make one)."""
+    import jax
+
+    from issr_jax import files, tiling
+    from issr_jax.image_io import ImageError
+
+    write_image(tmp_path / "in.png", scene)
+    real = tiling.restore_canvases
+    monkeypatch.setattr(tiling, "restore_canvases", lambda *a, **k: [np.full_like(x, np.nan) for x in real(*a, **k)])
+    with pytest.raises(ImageError, match="in.png: super-resolution produced values that cannot be written.*NaN"):
+        files.super_resolve_file(tmp_path / "in.png", tmp_path / "out.png", scale=2, key=jax.random.key(0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
