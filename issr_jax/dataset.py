@@ -312,7 +312,11 @@ def super_resolve_chunk(
     else:  # running the L-CNN itself: per image, at its own shape
         for j, image in enumerate(pixels):
             inverse = jax.tree.map(lambda leaf: leaf[pick(j)], inverses)
-            out = restore(jnp.asarray(image), inverse, scale=scale, color=preset.color, method=method, preset=preset)
+            try:
+                out = restore(jax.device_put(image), inverse, scale=scale, color=preset.color, method=method, preset=preset)
+            except ValueError as error:  # too large to run the network on
+                on_result(ChunkResult(ready[j][0], error=error))
+                continue
             deliver(j, np.asarray(out))
     timings["restore"] = timings.get("restore", 0.0) + time.perf_counter() - start
 

@@ -119,3 +119,17 @@ def test_div2krk_gain_over_bicubic(datasets, scale):
     blind = float(psnr(quantised(super_resolve(lr, scale=scale, key=jax.random.key(0)).image), hr, crop_border=scale))
     assert true > bicubic + 1.5
     assert blind > bicubic + 1.0
+
+
+def test_lcnn_method_refuses_outputs_it_cannot_hold():
+    """Above LCNN_MAX_OUTPUT_PIXELS the network's activations would need gigabytes: a
+    clear error (pointing to method 'drk'), per image in a batch, the others go on."""
+    from issr_jax.pipeline import LCNN_MAX_OUTPUT_PIXELS
+
+    side = int(LCNN_MAX_OUTPUT_PIXELS**0.5) // 2 + 8  # just over the limit at x2
+    big = np.full((side, side, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match="method 'lcnn' runs the network on the whole .* use method 'drk'"):
+        super_resolve(big, scale=2, key=jax.random.key(0), preset=QUICK_PAPER, method="lcnn")
+    small = np.full((40, 40, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match="image 1: method 'lcnn'"):
+        super_resolve_dataset([small, big], scale=2, key=jax.random.key(0), preset=QUICK_PAPER, method="lcnn")
