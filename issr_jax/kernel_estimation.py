@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from issr_jax.color import rgb_to_y
-from issr_jax.kernels import kernel_from_covariance
+from issr_jax.kernels import kernel_from_precision
 
 __all__ = [
     "QUANTISATION_NOISE",
@@ -157,6 +157,12 @@ def spectral_covariance(
       `(covariance [2, 2] in HR pixels^2 (row, column axes), alpha)`: the covariance's
       principal deviations are clipped to `[0.2, 1.25 s]` HR pixels.
     """
+    eigenvalues, eigenvectors, alpha = _spectral_fit(image, scale=scale, band=band, snr_min=snr_min, noise=noise)
+    return (eigenvectors * eigenvalues) @ eigenvectors.T, alpha
+
+
+def _spectral_fit(image, *, scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATION_NOISE):
+    """`(eigenvalues [2], eigenvectors [2, 2], alpha)` of the fitted covariance."""
     if not isinstance(image, jax.core.Tracer):
         image = np.asarray(image, np.float32)
     power, _, _ = welch_periodogram(image * 255.0)
@@ -216,9 +222,14 @@ def _fit_spectrum(power, *, scale, band, snr_min, noise):
     coefficients = jnp.where(coefficients[8] < MIN_SLOPE, bounded, coefficients)
     covariance = jnp.array([[coefficients[5], coefficients[6]], [coefficients[6], coefficients[7]]])
     eigenvalues, eigenvectors = jnp.linalg.eigh(covariance)
-    eigenvalues = jnp.clip(eigenvalues, 0.2**2, (1.25 * scale) ** 2)
-    covariance = (eigenvectors * eigenvalues) @ eigenvectors.T
-    return covariance, coefficients[8]
+    return jnp.clip(eigenvalues, 0.2**2, (1.25 * scale) ** 2), eigenvectors, coefficients[8]
+
+
+def _gaussian_from_fit(eigenvalues: jax.Array, eigenvectors: jax.Array, *, scale: int) -> jax.Array:
+    """The estimated kernel from the fitted covariance's eigen-decomposition (its
+    inverse is then free: no LU in the program, which compiles faster)."""
+    precision = (eigenvectors / eigenvalues) @ eigenvectors.T
+    return kernel_from_precision(precision, size=estimated_kernel_size(scale))
 
 
 def estimate_kernel(image: jax.Array, *, scale: int) -> jax.Array:
@@ -232,8 +243,8 @@ def estimate_kernel(image: jax.Array, *, scale: int) -> jax.Array:
     Returns:
       `[10 s + 1, 10 s + 1] float32`, non-negative, sums to 1, centred (HR pixels).
     """
-    covariance, _ = spectral_covariance(image, scale=scale)
-    return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))
+    eigenvalues, eigenvectors, _ = _spectral_fit(image, scale=scale)
+    return _gaussian_from_fit(eigenvalues, eigenvectors, scale=scale)
 
 
 def _kernel_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> jax.Array:
@@ -241,13 +252,11 @@ def _kernel_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> j
     the luma is per pixel, so it is taken per tile)."""
     luma = rgb_to_y(tiles) if tiles.shape[-1] == 3 else tiles[..., 0]
     power, _, _ = _welch_from_tiles(luma * 255.0, weights)
-    covariance, _ = _fit_spectrum(power, scale=scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATION_NOISE)
-    return kernel_from_covariance(covariance, size=estimated_kernel_size(scale))
+    eigenvalues, eigenvectors, _ = _fit_spectrum(power, scale=scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATION_NOISE)
+    return _gaussian_from_fit(eigenvalues, eigenvectors, scale=scale)
 
 
-# XLA's optimisation level 0: this small program compiles in about half the time (0.27
-# vs 0.4-0.6 s, a large share of a cold start) and runs in ~1 ms either way.
-@functools.partial(jax.jit, static_argnames="scale", compiler_options={"xla_backend_optimization_level": 0})
+@functools.partial(jax.jit, static_argnames="scale")
 def _kernels_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> jax.Array:
     return jax.vmap(functools.partial(_kernel_from_tiles, scale=scale))(tiles, weights)
 

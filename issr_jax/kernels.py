@@ -12,7 +12,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["gaussian_kernel", "kernel_from_covariance", "kernel_covariance", "paper_sigma", "kernel_gallery"]
+__all__ = ["gaussian_kernel", "kernel_from_covariance", "kernel_from_precision", "kernel_covariance", "paper_sigma", "kernel_gallery"]
 
 
 def kernel_from_covariance(covariance: jax.Array, *, size: int) -> jax.Array:
@@ -25,13 +25,17 @@ def kernel_from_covariance(covariance: jax.Array, *, size: int) -> jax.Array:
     Returns:
         `[size, size] float32`, non-negative, sums to 1.
     """
+    covariance = jnp.asarray(covariance, jnp.float32)
+    return kernel_from_precision(jnp.linalg.inv(covariance), size=size)
+
+
+def kernel_from_precision(precision: jax.Array, *, size: int) -> jax.Array:
+    """`kernel_from_covariance` given the inverse covariance `[2, 2]` (pixels^-2)."""
     if size % 2 != 1:
         raise ValueError(f"kernel size must be odd, got {size}")
-    covariance = jnp.asarray(covariance, jnp.float32)
     r = jnp.arange(size, dtype=jnp.float32) - (size - 1) / 2
     rows, cols = jnp.meshgrid(r, r, indexing="ij")
     offsets = jnp.stack([rows, cols], axis=-1)  # [size, size, 2]
-    precision = jnp.linalg.inv(covariance)
     mahalanobis = jnp.einsum("...i,ij,...j->...", offsets, precision, offsets)
     kernel = jnp.exp(-0.5 * mahalanobis)
     return kernel / jnp.sum(kernel)

@@ -106,12 +106,13 @@ def _correlations(kernel: jax.Array, tables: tuple[jax.Array, ...], *, scale: in
     return jnp.real(jnp.fft.ifft2(s_uu)), jnp.real(jnp.fft.ifft2(s_ux))
 
 
-def _offsets(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column offsets of the `size x size` support, in raster order (centre in
-    the middle: entry `i` and entry `size^2 - 1 - i` are mirror images)."""
-    half = size // 2
-    offsets = np.arange(-half, half + 1)
-    return tuple(a.ravel() for a in np.meshgrid(offsets, offsets, indexing="ij"))
+def _offsets(size: int, count: int | None = None) -> tuple[jax.Array, jax.Array]:
+    """Row and column offsets of the first `count` (default all) entries of the
+    `size x size` support in raster order (centre in the middle: entry `i` and entry
+    `size^2 - 1 - i` are mirror images). Built with iota in the program: as NumPy
+    constants the index tables (MBs at 31 x 31) made lowering and compiling slow."""
+    index = jnp.arange(size * size if count is None else count)
+    return index // size - size // 2, index % size - size // 2
 
 
 def _solve(r_uu: jax.Array, r_ux: jax.Array, *, size: int, ridge: float) -> jax.Array:
@@ -134,15 +135,14 @@ def _solve_point_symmetric(r_uu: jax.Array, r_ux: jax.Array, *, size: int, ridge
     1 (the centre), entry `(i, j)` is `w_i w_j (R(o_j - o_i) + R(-o_j - o_i)) / 2`.
     """
     n = r_uu.shape[0]
-    oy, ox = _offsets(size)
     count = (size * size + 1) // 2
-    oy, ox = oy[:count], ox[:count]
-    weight = np.where(np.arange(count) < count - 1, 2.0, 1.0)
+    oy, ox = _offsets(size, count)
+    weight = jnp.where(jnp.arange(count) < count - 1, 2.0, 1.0).astype(r_uu.dtype)
     direct = r_uu[(oy[None, :] - oy[:, None]) % n, (ox[None, :] - ox[:, None]) % n]
     mirror = r_uu[(-oy[None, :] - oy[:, None]) % n, (-ox[None, :] - ox[:, None]) % n]
-    gram = (direct + mirror) * jnp.asarray(np.outer(weight, weight) / 2, r_uu.dtype)
-    gram = gram + ridge * r_uu[0, 0] * jnp.diag(jnp.asarray(weight, r_uu.dtype))
-    rhs = (r_ux[oy % n, ox % n] + r_ux[-oy % n, -ox % n]) * jnp.asarray(weight / 2, r_ux.dtype)
+    gram = (direct + mirror) * (weight[:, None] * weight[None, :] / 2)
+    gram = gram + ridge * r_uu[0, 0] * jnp.diag(weight)
+    rhs = (r_ux[oy % n, ox % n] + r_ux[-oy % n, -ox % n]) * (weight / 2)
     half = jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(gram), rhs)
     return jnp.concatenate([half, half[-2::-1]]).reshape(size, size)
 

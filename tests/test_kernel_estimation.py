@@ -7,7 +7,7 @@ import scipy.io
 from issr_jax import kernel_estimation, restoration_filter
 from issr_jax.demo import degrade
 from issr_jax.drk import apply_drk
-from issr_jax.kernels import kernel_covariance
+from issr_jax.kernels import kernel_covariance, kernel_from_covariance
 from issr_jax.metrics import psnr
 from issr_jax.resize import imresize
 
@@ -56,7 +56,7 @@ def test_lmmse_matches_float64_numpy_design(point_symmetric):
 
     scale, size, n = 2, 21, 128
     cov = np.array([[1.2, 0.3], [0.3, 0.8]])
-    kernel = np.asarray(kernel_estimation.kernel_from_covariance(cov, size=11), np.float64)
+    kernel = np.asarray(kernel_from_covariance(cov, size=11), np.float64)
     if not point_symmetric:
         kernel[4:7, 6:8] *= 1.5  # a lopsided blur
         kernel /= kernel.sum()
@@ -91,7 +91,7 @@ def test_lmmse_matches_float64_numpy_design(point_symmetric):
 def test_point_symmetric_shortcut_equals_the_full_solve():
     """A Gaussian is solved in half the unknowns; nudging one tap off symmetry sends it
     through the full solve, which must land on the same DRK."""
-    kernel = np.asarray(kernel_estimation.kernel_from_covariance(np.array([[3.0, 1.0], [1.0, 2.0]]) * 4, size=41), np.float64)
+    kernel = np.asarray(kernel_from_covariance(np.array([[3.0, 1.0], [1.0, 2.0]]) * 4, size=41), np.float64)
     nudged = kernel.copy()
     nudged[20, 21] += 1e-12
     half = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4))
@@ -103,7 +103,7 @@ def test_point_symmetric_shortcut_equals_the_full_solve():
 def test_ridge_keeps_the_drk_small_without_changing_what_it_passes():
     """Unregularised, the x4 equations leave the DRK free where bicubic passes nothing
     (taps of +-50 and more seen); the ridge removes that. Both restore alike."""
-    kernel = np.asarray(kernel_estimation.kernel_from_covariance(np.eye(2) * 16.0, size=41))
+    kernel = np.asarray(kernel_from_covariance(np.eye(2) * 16.0, size=41))
     ridged = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4))
     free = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4, ridge=0.0))
     assert np.abs(ridged).max() < 2.0 < np.abs(free).max()
@@ -116,7 +116,7 @@ def test_ridge_keeps_the_drk_small_without_changing_what_it_passes():
 
 
 def test_lmmse_batches_over_leading_axes():
-    kernels = np.stack([np.asarray(kernel_estimation.kernel_from_covariance(np.eye(2) * v, size=11)) for v in (0.5, 1.0, 2.0)])
+    kernels = np.stack([np.asarray(kernel_from_covariance(np.eye(2) * v, size=11)) for v in (0.5, 1.0, 2.0)])
     batched = restoration_filter.lmmse_restoration_kernel(kernels, scale=2)
     assert batched.shape == (3, 21, 21)
     for i in range(3):
@@ -132,7 +132,7 @@ def test_inverse_of_known_kernel_beats_bicubic_on_synthetic_image():
     cov = np.array([[1.8, 0.4], [0.4, 1.1]])
     lr = degrade(hr, scale=2, covariance=cov, size=17)
     upsampled = np.asarray(imresize(lr, scale=2))
-    kernel = np.asarray(kernel_estimation.kernel_from_covariance(cov, size=21))
+    kernel = np.asarray(kernel_from_covariance(cov, size=21))
     restored = np.asarray(apply_drk(upsampled, restoration_filter.lmmse_restoration_kernel(kernel, scale=2)))
     gain = float(psnr(np.clip(restored, 0, 1), hr, crop_border=2)) - float(psnr(np.clip(upsampled, 0, 1), hr, crop_border=2))
     assert gain > 1.5
