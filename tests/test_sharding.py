@@ -56,3 +56,40 @@ def test_one_and_four_devices_agree():
     # Measured: default, paper and tiles identical, paper DRKs 3.6e-7 apart.
     assert report["default_kernel"] == 0.0, report
     assert all(report[name] <= 1e-6 for name in ("default", "paper_drk", "paper", "tiles")), report
+
+
+def test_distributed_flag_splits_a_folder_over_two_processes(tmp_path):
+    """`--distributed` with two real processes on this machine: a Slurm step is faked
+    on localhost (the variables jax's Slurm detection reads), so `jax.distributed.
+    initialize()` starts its coordinator and both processes join it. Each must process
+    its own share only, report its own failures, and the union must equal a plain run."""
+    import random
+
+    from issr_jax.demo import degrade, demo_image
+    from issr_jax.image_io import write_image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    scene = degrade(demo_image(size=192), scale=2)
+    for i in range(5):
+        write_image(folder / f"im_{i}.png", scene[4 * i : 4 * i + 40, :56])
+    (folder / "bad.png").write_bytes(b"not a png")  # sorted first: process 0's share
+    job = str(random.randrange(1, 1 << 20))  # the coordinator's port comes from the job id
+    processes = []
+    for rank in range(2):
+        env = dict(os.environ, SLURM_JOB_ID=job, SLURM_STEP_NODELIST="localhost", SLURM_NTASKS="2",
+                   SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank), JAX_PLATFORMS="cpu")
+        command = [sys.executable, "-m", "issr_jax", "--distributed", f"--input={folder}", f"--output={tmp_path / 'out'}", "--scale=2"]
+        processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    logs = [p.communicate(timeout=300) for p in processes]
+    assert [p.returncode for p in processes] == [1, 0], logs  # process 0 met bad.png
+    assert "process 0 of 2: 3 files" in logs[0][1] and "process 1 of 2: 3 files" in logs[1][1], logs
+    assert "im_1.png" in logs[0][1] and "im_0.png" not in logs[0][1] and "im_0.png" in logs[1][1], logs
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["failures.process0.txt"] + [f"im_{i}.png" for i in range(5)]
+    assert "bad.png" in (out / "failures.process0.txt").read_text()
+    plain = subprocess.run([sys.executable, "-m", "issr_jax", f"--input={folder}", f"--output={tmp_path / 'plain'}", "--scale=2"],
+                           capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 1, plain.stderr
+    for i in range(5):
+        assert (out / f"im_{i}.png").read_bytes() == (tmp_path / "plain" / f"im_{i}.png").read_bytes()
