@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 CHUNK_SIZE = 64  # images per chunk: bounds the LR images, kernels and pending outputs held
-FIRST_CHUNK_SIZE = 16  # a smaller first chunk: outputs start to be written sooner
+FIRST_CHUNK_SIZE = 8  # a smaller first chunk: outputs start to be written sooner
 CHUNK_PIXELS = 16_000_000  # ... and the LR pixels of one chunk (about 200 MB as float32 RGB)
 INVERT_BATCH = 8  # LMMSE inverses per call (x4: ~4 MB each); the last call is padded
 FIT_BATCH = 2  # identity fits per device per call: fixed, so results do not depend on the device count

@@ -14,8 +14,11 @@ This is MATLAB's ``imresize(image, scale, 'bicubic')`` (and BasicSR's
 The weights and source indices depend only on the static lengths and the scale, so
 they are built once in NumPy (float64) and cached; the image side is a weighted sum of
 a few gathered rows / columns (4 taps when upscaling, ``4 / scale`` when
-antialiasing), which XLA fuses into one pass per axis. No matmul is involved, so the
-result is float32-accurate on every backend without a precision flag.
+antialiasing), which XLA fuses into one pass per axis. Integer upscales, the SR case,
+skip the gathers: output phase ``p`` of every period is a weighted sum of shifted
+slices of the symmetrically padded input, and the ``s`` phases are interleaved (the
+same sums; half the time of the restore stage). No matmul is involved, so the result
+is float32-accurate on every backend without a precision flag.
 """
 
 from __future__ import annotations
@@ -89,9 +92,59 @@ def resize_weights(
     return weights, indices.astype(np.int32)
 
 
+@functools.lru_cache(maxsize=128)
+def _phase_plan(in_length: int, out_length: int, scale: float, antialias: bool):
+    """For an integer upscale `s`, `(weights [s, taps], offsets [s, taps], left, right)`
+    such that output `s i + p` is `sum_t weights[p, t] * padded[i + offsets[p, t]]`,
+    `padded` being the input with `left`/`right` samples of symmetric padding; None
+    when the taps do not follow that pattern (checked against `resize_weights` for
+    every output sample, so the plan computes the same sum, to float rounding)."""
+    weights, indices = resize_weights(in_length, out_length, scale, antialias)
+    s = round(out_length / in_length)
+    if s < 2 or out_length != s * in_length or scale != s or in_length < 4:
+        return None
+    centre = in_length // 2
+    phase_weights = weights[s * centre : s * centre + s]
+    offsets = indices[s * centre : s * centre + s].astype(np.int64) - centre
+    left, right = max(0, -int(offsets.min())), max(0, int(offsets.max()))
+    if left > in_length or right > in_length:
+        return None
+    i = np.arange(out_length) // s
+    p = np.arange(out_length) % s
+    expected = _mirror(i[:, None] + offsets[p], in_length)
+    # The float64 weights repeat with period s up to rounding (exactly for s = 2, 4).
+    if not (np.array_equal(expected, indices) and np.allclose(phase_weights[p], weights, rtol=0, atol=1e-12)):
+        return None
+    return phase_weights.astype(np.float32), offsets + left, left, right
+
+
+def _upscale_by_phases(image: jax.Array, axis: int, plan) -> jax.Array:
+    """Integer upscaling along `axis` with static slices: each output phase is a weighted
+    sum of shifted copies of the padded input, and the phases are interleaved. The same
+    sums as the gather path, without its gathers (which XLA laid out badly when the
+    upsampled image had several consumers: 2x slower restores)."""
+    weights, starts, left, right = plan
+    n = image.shape[axis]
+    pad = [(0, 0)] * image.ndim
+    pad[axis] = (left, right)
+    padded = jnp.pad(image, pad, mode="symmetric")
+    phases = []
+    for p in range(weights.shape[0]):
+        result = None
+        for t in range(weights.shape[1]):
+            term = jax.lax.slice_in_dim(padded, int(starts[p, t]), int(starts[p, t]) + n, axis=axis) * weights[p, t]
+            result = term if result is None else result + term
+        phases.append(result)
+    stacked = jnp.stack(phases, axis=axis + 1)
+    return stacked.reshape(*image.shape[:axis], n * weights.shape[0], *image.shape[axis + 1 :])
+
+
 def _resize_axis(
     image: jax.Array, axis: int, out_length: int, scale: float, antialias: bool
 ) -> jax.Array:
+    plan = _phase_plan(image.shape[axis], out_length, scale, antialias)
+    if plan is not None:
+        return _upscale_by_phases(image, axis, plan)
     weights, indices = resize_weights(image.shape[axis], out_length, scale, antialias)
     weights = weights.astype(np.float32)
     # Broadcast the per-output weights along the axis being resized.

@@ -163,3 +163,16 @@ def test_matches_basicsr_goldens(key):
     result = np.asarray(imresize(source, scale=float(scales[scale_name])))
     assert result.shape == expected.shape
     np.testing.assert_allclose(result, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("shape", [(80, 120, 3), (7, 9), (33, 17, 1), (4, 5)])
+def test_integer_upscale_equals_the_tap_table(shape, scale):
+    """Integer upscales run as interleaved phases of shifted slices (no gathers); they
+    must equal the weighted sums `resize_weights` defines, axis by axis (float64 here)."""
+    x = np.random.default_rng(scale).random(shape).astype(np.float32)
+    rows, row_taps = resize_weights(shape[0], shape[0] * scale, float(scale))
+    cols, col_taps = resize_weights(shape[1], shape[1] * scale, float(scale))
+    expected = np.einsum("ot,ot...->o...", rows, np.take(x.astype(np.float64), row_taps, axis=0))
+    expected = np.einsum("ot,iot...->io...", cols, np.take(expected, col_taps, axis=1))
+    np.testing.assert_allclose(np.asarray(imresize(x, scale=scale)), expected, atol=5e-7, rtol=0)
