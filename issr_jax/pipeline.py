@@ -42,10 +42,11 @@ __all__ = [
 
 METHODS = ("drk", "lcnn")
 MIN_SIDE = 16  # smallest LR side the estimators and a 21x21 inverse make sense on
-# Method "lcnn" holds the network's 32-channel activations for the whole output: measured
-# 1.9 GiB peak at 1024 x 1024 (about 1.2 KB per output pixel); method "drk" is the same
-# linear map at a fraction of the memory, and tiles above 4096 x 4096.
-LCNN_MAX_OUTPUT_PIXELS = 1024 * 1024
+# Method "lcnn" holds the network's 32-channel activations for the whole output: about
+# 1.2 KB per output pixel (measured 1.9 GiB peak at 1024 x 1024; DIV2KRK's 2040 x 1356
+# needs ~3.3 GB). It is refused where method "drk", the same linear map, switches to
+# tiles (4096 x 4096, ~20 GB for the network).
+LCNN_MAX_OUTPUT_PIXELS = 4096 * 4096
 
 
 class Inverse(NamedTuple):

@@ -126,7 +126,7 @@ def test_lcnn_method_refuses_outputs_it_cannot_hold():
     clear error (pointing to method 'drk'), per image in a batch, the others go on."""
     from issr_jax.pipeline import LCNN_MAX_OUTPUT_PIXELS
 
-    side = int(LCNN_MAX_OUTPUT_PIXELS**0.5) // 2 + 8  # just over the limit at x2
+    side = int(LCNN_MAX_OUTPUT_PIXELS**0.5) // 2 + 1  # just over the limit at x2
     big = np.full((side, side, 3), 0.5, np.float32)
     with pytest.raises(ValueError, match="method 'lcnn' runs the network on the whole .* use method 'drk'"):
         super_resolve(big, scale=2, key=jax.random.key(0), preset=QUICK_PAPER, method="lcnn")
