@@ -9,8 +9,8 @@ images at once:
    two) are estimated in one batched call (`kernel_estimation.estimate_kernels_batch`,
    on one device: it is a few milliseconds per image). The paper's Eq. 5 gallery is
    cheap and is drawn per image.
-2. invert: the chunk's inverses are designed in batched calls of bounded size
-   (`pipeline.design_inverse_batch`), at most four compiled batch sizes per run.
+2. invert: the chunk's inverses are designed in batched calls of one fixed size
+   (`pipeline.design_inverse_batch`), so one compile per run.
 3. restore: images are placed on bucket canvases (`tiling.make_canvas`) and restored a
    mesh's worth at a time; outputs above `tiling.TILE_THRESHOLD_PIXELS` go through
    overlapping tiles (`tiling.restore_tiled`).

@@ -286,15 +286,17 @@ def estimate_kernels_batch(images: Sequence[np.ndarray], *, scale: int) -> np.nd
     images = [image[..., None] if image.ndim == 2 else image for image in images]
     size = estimated_kernel_size(scale)
     kernels = np.zeros((len(images), size, size), np.float32)
-    gathered = [_gather_tiles(image, welch_tile_side(*image.shape[:2])) for image in images]
-    groups: dict[tuple, list[int]] = {}
-    for i, (tiles, _) in enumerate(gathered):
-        groups.setdefault(tiles.shape, []).append(i)
-    for members in groups.values():
-        for start in range(0, len(members), ESTIMATE_BATCH):
+    groups: dict[tuple, list[int]] = {}  # by tile side, tile count and channels
+    for i, image in enumerate(images):
+        tile = welch_tile_side(*image.shape[:2])
+        count = len(welch_tile_corners(image.shape[0], image.shape[1], tile)[2])
+        groups.setdefault((tile, count, image.shape[2]), []).append(i)
+    for (tile, _, _), members in groups.items():
+        for start in range(0, len(members), ESTIMATE_BATCH):  # tiles gathered a batch at a time
             batch = members[start : start + ESTIMATE_BATCH]
-            order = batch + [batch[0]] * (ESTIMATE_BATCH - len(batch))
-            tiles = np.stack([gathered[i][0] for i in order])
-            weights = np.stack([gathered[i][1] for i in order])
+            gathered = [_gather_tiles(images[i], tile) for i in batch]
+            gathered += [gathered[0]] * (ESTIMATE_BATCH - len(batch))
+            tiles = np.stack([g[0] for g in gathered])
+            weights = np.stack([g[1] for g in gathered])
             kernels[batch] = np.asarray(_kernels_from_tiles(tiles, weights, scale=scale))[: len(batch)]
     return kernels
