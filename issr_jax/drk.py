@@ -9,7 +9,6 @@ faster than running the 32-channel network on a full image.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 import jax

@@ -28,7 +28,6 @@ For even `s` that is half a pixel off the HR grid; the half-pixel shift is folde
 from __future__ import annotations
 
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
