@@ -15,10 +15,11 @@ filter: with `B` the bicubic interpolator's transfer function and `K` the kernel
     S_uu(f) = |B|^2 / s^4 * sum_k |K(f - k/s)|^2 P(f - k/s) + |B|^2 noise / s^2
     S_ux(f) = conj(B conj(K) / s^2) P(f),
 
-and `g` solves the normal equations `R g = r` with `R`, `r` the inverse DFTs of `S_uu`,
-`S_ux` sampled on the `T x T` support. No iteration, no learning rate; the solve costs
-about 0.05 s at x2 (T = 21). It is still "identity learning": `g` is the best linear map
-that turns the degraded image back into itself.
+and `g` solves the normal equations `(R + ridge R_0 I) g = r` with `R`, `r` the inverse
+DFTs of `S_uu`, `S_ux` sampled on the `T x T` support (`RIDGE`: a white floor on `u`).
+No iteration, no learning rate; batched, a design costs about 1.5 ms at x2 (T = 21) and
+5 ms at x4 (T = 31) on this project's CPU (BENCHMARKS.md). It is still "identity
+learning": `g` is the best linear map that turns the degraded image back into itself.
 
 Sampling phase: the LR pixel `n` sits at HR position `s n + (s - 1) / 2`, where MATLAB's
 bicubic assumes it (DIV2KRK reproduces at 53 dB with this phase, 40 dB with `s n + s//2`).
@@ -38,8 +39,9 @@ __all__ = ["RIDGE", "restoration_kernel_size", "lmmse_restoration_kernel"]
 # Ridge of the normal equations, relative to the upsampled image's variance: a white
 # floor 50 dB down. Without it the equations are near-singular from x3 up (bicubic passes
 # almost nothing above the LR Nyquist): the DRK's free components there grew to +-100 and
-# amplified float rounding. With it the largest tap falls to about 1 and PSNR moves by at
-# most 0.005 dB on DIV2KRK, Set5, Set14 and BSD100 (RESULTS.md).
+# amplified float rounding. With it the largest tap falls to about 1 at the same PSNR
+# (`tests/test_kernel_estimation.py`; the RESULTS.md reruns moved by at most 0.02 dB, and
+# the `default` NIQE on the bicubic-degraded sets improved by up to 1.1).
 RIDGE = 1e-5
 
 
@@ -76,8 +78,7 @@ def _spectral_tables(scale: int, prior_slope: float, noise: float) -> tuple[np.n
     `(prior, gain, floor, cross)` with `S_uu = gain * aliased(|K|^2 prior) + floor` and
     `S_ux = K * cross` (K without its sampling phase, which `cross` carries).
 
-    Built in NumPy and passed to the jitted design as arguments: as constants inside the
-    program they made XLA spend most of a second compiling it.
+    Built once in NumPy (cached) and passed to the jitted design as arguments.
     """
     n = 64 * scale
     freq = np.fft.fftfreq(n)
