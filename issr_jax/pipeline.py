@@ -152,7 +152,7 @@ def design_inverse(kernels: jax.Array, *, scale: int, key: jax.Array, preset: Pr
     if preset.inverse == "dil":
         fit = fit_inverse(kernels, key=key, config=preset.fit)
         return Inverse(fit.drk, fit)
-    return Inverse(lmmse_restoration_kernel(np.mean(np.asarray(kernels, np.float64), axis=0), scale=scale), None)
+    return Inverse(lmmse_restoration_kernel(_mean_kernel(kernels, axis=0), scale=scale), None)
 
 
 def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, preset: Preset) -> Inverse:
@@ -168,7 +168,16 @@ def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, pre
     if preset.inverse == "dil":
         fit = fit_inverse_batch(kernels, key=keys, config=preset.fit)
         return Inverse(fit.drk, fit)
-    return Inverse(lmmse_restoration_kernel(np.mean(np.asarray(kernels, np.float64), axis=1), scale=scale), None)
+    return Inverse(lmmse_restoration_kernel(_mean_kernel(kernels, axis=1), scale=scale), None)
+
+
+def _mean_kernel(kernels, *, axis: int):
+    """The gallery's mean for the closed form, in NumPy float64 (an eager `jnp.mean` would
+    compile a program per shape); a traced gallery passes through, so that
+    `lmmse_restoration_kernel` can refuse it with its own message."""
+    if isinstance(kernels, jax.core.Tracer):
+        return jnp.mean(kernels, axis=axis)
+    return np.mean(np.asarray(kernels, np.float64), axis=axis)
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "color", "method", "preset"))

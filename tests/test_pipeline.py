@@ -133,3 +133,12 @@ def test_lcnn_method_refuses_outputs_it_cannot_hold():
     small = np.full((40, 40, 3), 0.5, np.float32)
     with pytest.raises(ValueError, match="image 1: method 'lcnn'"):
         super_resolve_dataset([small, big], scale=2, key=jax.random.key(0), preset=QUICK_PAPER, method="lcnn")
+
+
+def test_closed_form_design_under_jit_says_to_call_it_outside():
+    from issr_jax.pipeline import design_inverse
+    from issr_jax.presets import DEFAULT
+
+    kernels = np.full((1, 11, 11), 1 / 121, np.float32)
+    with pytest.raises(TypeError, match="outside jit"):
+        jax.jit(lambda k: design_inverse(k, scale=2, key=jax.random.key(0), preset=DEFAULT).drk)(kernels)
