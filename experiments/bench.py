@@ -44,8 +44,8 @@ def _child_io_floor(inputs: str, outputs: str, **_) -> dict:
     """Read every LR input, write every SR output again (as the pipeline writes it)."""
     import numpy as np
 
-    from issr_jax.files import PNG_COMPRESS_LEVEL
-    from issr_jax.image_io import list_images, read_image, write_image
+    from issr_jax.app.runner import PNG_COMPRESS_LEVEL
+    from issr_jax.io import list_images, read_image, write_image
 
     produced = [read_image(p) for p in list_images(outputs)[0]]  # not timed: the pixels to write
     with tempfile.TemporaryDirectory() as folder:
@@ -61,8 +61,8 @@ def _child_io_floor(inputs: str, outputs: str, **_) -> dict:
 
 def _child_bicubic(inputs: str, scale: int, **_) -> dict:
     """The simplest pipeline: read, MATLAB bicubic, write (JAX start-up and compiles included)."""
-    from issr_jax.files import PNG_COMPRESS_LEVEL
-    from issr_jax.image_io import list_images, read_image, write_image
+    from issr_jax.app.runner import PNG_COMPRESS_LEVEL
+    from issr_jax.io import list_images, read_image, write_image
     from issr_jax.resize import imresize
 
     import numpy as np
@@ -79,8 +79,8 @@ def _child_folder(inputs: str, outputs: str, scale: int, **_) -> dict:
     """`files.super_resolve_folder` in process: the sum of each stage over the files."""
     import jax
 
-    from issr_jax.cli import _enable_compilation_cache
-    from issr_jax.files import super_resolve_folder
+    from issr_jax.app.cli import _enable_compilation_cache
+    from issr_jax.app.runner import super_resolve_folder
 
     _enable_compilation_cache()
     start = time.perf_counter()
@@ -99,7 +99,7 @@ def _child_invert(scale: int, count: int, preset: str, **_) -> dict:
     import jax.numpy as jnp
     import numpy as np
 
-    from issr_jax.kernels import gaussian_kernel
+    from issr_jax.kernels.gaussian import gaussian_kernel
     from issr_jax.pipeline import design_inverse_batch, estimate_kernels
     from issr_jax.presets import get_preset
 
@@ -129,10 +129,10 @@ def _child_apply(image: str, scale: int, **_) -> dict:
     import scipy.signal
 
     from issr_jax.drk import apply_drk
-    from issr_jax.image_io import read_image
-    from issr_jax.kernels import gaussian_kernel
+    from issr_jax.io import read_image
+    from issr_jax.kernels.gaussian import gaussian_kernel
     from issr_jax.resize import imresize
-    from issr_jax.restoration_filter import lmmse_restoration_kernel
+    from issr_jax.restoration.lmmse import lmmse_restoration_kernel
 
     lr = read_image(image).pixels
     plane = np.asarray(imresize(lr, scale=scale))[..., :1]
@@ -161,9 +161,9 @@ def _child_one_file(image: str, output: str, scale: int, **_) -> dict:
     """One large file through `files.super_resolve_file` (tiles above the threshold)."""
     import jax
 
-    from issr_jax.cli import _enable_compilation_cache
-    from issr_jax.files import super_resolve_file
-    from issr_jax.image_io import read_image
+    from issr_jax.app.cli import _enable_compilation_cache
+    from issr_jax.app.runner import super_resolve_file
+    from issr_jax.io import read_image
 
     _enable_compilation_cache()
     outcome = super_resolve_file(image, output, scale=scale, key=jax.random.key(0), overwrite=True)
@@ -225,7 +225,7 @@ def cli(*args: str, env: dict | None = None) -> dict:
 def _make_big_input(source: Path, path: Path, height: int, width: int) -> None:
     import numpy as np
 
-    from issr_jax.image_io import read_image, write_image
+    from issr_jax.io import read_image, write_image
 
     tile = read_image(source).pixels
     reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)

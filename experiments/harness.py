@@ -36,9 +36,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from issr_jax import baselines, pipeline
-from issr_jax.image_io import read_image, write_image
-from issr_jax.kernel_io import read_kernel
+from issr_jax import pipeline
+
+from issr_jax.restoration import baselines
+from issr_jax.io import read_image, write_image
+from issr_jax.io.kernel_files import read_kernel
 from issr_jax.metrics import NIQE_MODEL_ENV, niqe, psnr, ssim
 from issr_jax.presets import Preset, get_preset
 

@@ -38,7 +38,9 @@ def _timed(module, name: str) -> None:
 
 
 def main() -> None:
-    from issr_jax import cli, dataset, files
+    from issr_jax.app import cli
+    from issr_jax.batch import chunks as dataset
+    from issr_jax.app import runner as files
 
     _record("imported")
     for name in ("estimate_kernels_batch", "design_inverses", "restore_batch"):

@@ -14,8 +14,8 @@ import jax
 import numpy as np
 from absl import app, flags
 
-from issr_jax import demo
-from issr_jax.image_io import write_image
+from issr_jax.app import demo
+from issr_jax.io import write_image
 from issr_jax.pipeline import super_resolve
 from issr_jax.resize import imresize
 

@@ -10,13 +10,13 @@ The pure functions, one module per idea (see docs/architecture.md):
 
 from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from issr_jax.drk import apply_drk, extract_drk
-from issr_jax.fit import FitConfig, FitResult, fit_inverse, fit_inverse_batch
-from issr_jax.identity_loss import LossWeights, dil_objective
-from issr_jax.kernels import gaussian_kernel, kernel_gallery, paper_sigma
+from issr_jax.dil.fit import FitConfig, FitResult, fit_inverse, fit_inverse_batch
+from issr_jax.dil.identity_loss import LossWeights, dil_objective
+from issr_jax.kernels.gaussian import gaussian_kernel, kernel_gallery, paper_sigma
 from issr_jax.pipeline import Inverse, SuperResolution, design_inverse, estimate_kernels, restore, super_resolve
-from issr_jax.dataset import super_resolve_dataset
-from issr_jax.kernel_estimation import estimate_kernel
-from issr_jax.restoration_filter import lmmse_restoration_kernel
+from issr_jax.batch.chunks import super_resolve_dataset
+from issr_jax.kernels.spectral import estimate_kernel
+from issr_jax.restoration.lmmse import lmmse_restoration_kernel
 from issr_jax.presets import PRESETS, Preset, get_preset
 from issr_jax.resize import imresize
 
@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     """`issr_jax.LCNN` imports flax on first use: the default preset never needs it."""
     if name == "LCNN":
-        from issr_jax.lcnn import LCNN
+        from issr_jax.dil.lcnn import LCNN
 
         return LCNN
     raise AttributeError(f"module 'issr_jax' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """`python -m issr_jax`: the same command line as `issr-jax`."""
 
-from issr_jax.cli import run
+from issr_jax.app.cli import run
 
 run()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import jax
 import jax.numpy as jnp
 
-from issr_jax.identity_loss import centred_impulse
+from issr_jax.dil.identity_loss import centred_impulse
 
 if TYPE_CHECKING:  # flax loads with the L-CNN, not with the package
     import flax.linen as nn

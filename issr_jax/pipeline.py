@@ -18,14 +18,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from issr_jax import kernels as kernels_lib
+from issr_jax.kernels import gaussian as kernels_lib
 from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 from issr_jax.drk import apply_drk
-from issr_jax.fit import FitResult, fit_inverse, fit_inverse_batch
-from issr_jax.kernel_estimation import estimate_kernel
+from issr_jax.dil.fit import FitResult, fit_inverse, fit_inverse_batch
+from issr_jax.kernels.spectral import estimate_kernel
 from issr_jax.presets import Preset, get_preset
 from issr_jax.resize import imresize
-from issr_jax.restoration_filter import lmmse_restoration_kernel
+from issr_jax.restoration.lmmse import lmmse_restoration_kernel
 
 __all__ = [
     "METHODS",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from issr_jax.fit import FitConfig
-from issr_jax.identity_loss import LossWeights
+from issr_jax.dil.fit import FitConfig
+from issr_jax.dil.identity_loss import LossWeights
 
 __all__ = ["Preset", "PRESETS", "get_preset"]
 

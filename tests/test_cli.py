@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from issr_jax.demo import degrade, demo_image
-from issr_jax.image_io import read_image, write_image
+from issr_jax.app.demo import degrade, demo_image
+from issr_jax.io import read_image, write_image
 
 
 def run_cli(*args, cwd=None):

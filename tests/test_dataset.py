@@ -6,9 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from issr_jax import dataset, files, tiling
-from issr_jax.demo import degrade, demo_image
-from issr_jax.image_io import read_image, write_image
+from issr_jax.batch import chunks as dataset
+
+from issr_jax.app import runner as files
+
+from issr_jax.batch import canvases as tiling
+from issr_jax.app.demo import degrade, demo_image
+from issr_jax.io import read_image, write_image
 from issr_jax.pipeline import super_resolve
 
 KEY = jax.random.key(0)

@@ -7,7 +7,7 @@ import pytest
 from scipy import signal
 
 from issr_jax import drk as drk_lib
-from issr_jax.lcnn import LCNN
+from issr_jax.dil.lcnn import LCNN
 
 
 def reference_apply(image, kernel):

@@ -13,8 +13,8 @@ import scipy.ndimage
 
 from experiments import harness
 from experiments.configs import common
-from issr_jax import baselines
-from issr_jax.image_io import read_image, write_image
+from issr_jax.restoration import baselines
+from issr_jax.io import read_image, write_image
 from issr_jax.metrics import psnr
 from issr_jax.resize import imresize
 

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from issr_jax import fit, presets
-from issr_jax.identity_loss import LossWeights
-from issr_jax.kernels import gaussian_kernel, kernel_gallery
+from issr_jax import presets
+
+from issr_jax.dil import fit
+from issr_jax.dil.identity_loss import LossWeights
+from issr_jax.kernels.gaussian import gaussian_kernel, kernel_gallery
 
 SMALL = fit.FitConfig(epochs=10, batch_size=4, learning_rate=0.01, decay_every_epochs=5, decay_rate=0.5, weights=LossWeights(0.0, 0.0, 0.0))
 

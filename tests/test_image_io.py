@@ -18,8 +18,8 @@ import PIL.ImageFile
 import PIL.ImageOps
 import pytest
 
-from issr_jax import image_io
-from issr_jax.image_io import IMAGE_EXTENSIONS, Image, ImageError, list_images, read_image, write_image
+from issr_jax.io import read as image_io
+from issr_jax.io import IMAGE_EXTENSIONS, Image, ImageError, list_images, read_image, write_image
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 

@@ -4,10 +4,12 @@ import numpy as np
 import pytest
 import scipy.io
 
-from issr_jax import kernel_estimation, restoration_filter
-from issr_jax.demo import degrade
+from issr_jax.kernels import spectral as kernel_estimation
+
+from issr_jax.restoration import lmmse as restoration_filter
+from issr_jax.app.demo import degrade
 from issr_jax.drk import apply_drk
-from issr_jax.kernels import kernel_covariance, kernel_from_covariance
+from issr_jax.kernels.gaussian import kernel_covariance, kernel_from_covariance
 from issr_jax.metrics import psnr
 from issr_jax.resize import imresize
 
@@ -149,7 +151,7 @@ def test_refuses_tracers():
 def test_div2krk_true_kernels_are_recovered(datasets):
     """Spectral estimate vs DIV2KRK's true kernel on three dev images (x2)."""
     from issr_jax.color import rgb_to_y
-    from issr_jax.image_io import read_image
+    from issr_jax.io import read_image
 
     errors = []
     for name in ("2", "14", "24"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from issr_jax.kernel_io import KernelError, read_kernel
+from issr_jax.io.kernel_files import KernelError, read_kernel
 
 
 def _write(tmp_path, name, array, key="Kernel"):

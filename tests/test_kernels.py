@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from issr_jax import kernels
+from issr_jax.kernels import gaussian as kernels
 
 
 def numpy_gaussian(size, sigma_x, sigma_y, theta):

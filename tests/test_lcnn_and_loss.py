@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from issr_jax import identity_loss, lcnn
+from issr_jax.dil import identity_loss
+
+from issr_jax.dil import lcnn
 from issr_jax.drk import extract_drk
-from issr_jax.kernels import gaussian_kernel
+from issr_jax.kernels.gaussian import gaussian_kernel
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import pytest
 import scipy.io
 import scipy.ndimage
 
-from issr_jax import metrics
+from issr_jax.metrics import fidelity as metrics
 from issr_jax.metrics import niqe, psnr, psnr_batch, ssim, ssim_batch
 from issr_jax.resize import imresize
 

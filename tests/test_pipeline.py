@@ -8,9 +8,9 @@ import pytest
 import scipy.io
 
 from issr_jax import presets
-from issr_jax.demo import degrade, demo_image, demo_kernel
+from issr_jax.app.demo import degrade, demo_image, demo_kernel
 from issr_jax.metrics import psnr
-from issr_jax.dataset import super_resolve_dataset
+from issr_jax.batch.chunks import super_resolve_dataset
 from issr_jax.pipeline import super_resolve
 from issr_jax.resize import imresize
 
@@ -107,7 +107,7 @@ def test_too_small_and_wrong_type():
 def test_div2krk_gain_over_bicubic(datasets, scale):
     """im_2 with its true kernel, and blind. Measured (x2): +3.3 dB true, +2.9 blind;
     (x4): +2.6 true, +2.3 blind. Asserted with margin."""
-    from issr_jax.image_io import read_image
+    from issr_jax.io import read_image
 
     root = datasets / "DIV2KRK"
     lr = read_image(root / f"LR_x{scale}" / "im_2.png").pixels

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from issr_jax.demo import degrade, demo_image
-from issr_jax.image_io import read_image, write_image
+from issr_jax.app.demo import degrade, demo_image
+from issr_jax.io import read_image, write_image
 
 from test_cli import run_cli
 
@@ -143,7 +143,7 @@ def test_interrupted_folder_run_leaves_only_complete_files_and_resumes(scene, tm
 
 
 def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
-    from issr_jax.image_io import remove_stale_temporaries, temporary_path
+    from issr_jax.io import remove_stale_temporaries, temporary_path
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = tmp_path / f".a.png.tmp-{dead.stdout.strip()}-0abc.png"
@@ -160,8 +160,10 @@ def test_a_non_finite_result_is_reported_and_not_written(scene, tmp_path, monkey
     """The writer refuses NaN (the pipeline clips, so only a bug could make one)."""
     import jax
 
-    from issr_jax import files, tiling
-    from issr_jax.image_io import ImageError
+    from issr_jax.app import runner as files
+
+    from issr_jax.batch import canvases as tiling
+    from issr_jax.io import ImageError
 
     write_image(tmp_path / "in.png", scene)
     real = tiling.restore_canvases

@@ -12,9 +12,10 @@ SCRIPT = textwrap.dedent(
     import json
     import jax
     import numpy as np
-    from issr_jax import dataset, tiling
-    from issr_jax.demo import degrade, demo_image
-    from issr_jax.fit import FitConfig
+    from issr_jax.batch import chunks as dataset
+    from issr_jax.batch import canvases as tiling
+    from issr_jax.app.demo import degrade, demo_image
+    from issr_jax.dil.fit import FitConfig
     from issr_jax.presets import PAPER
 
     assert len(jax.devices()) == 4, jax.devices()
@@ -65,8 +66,8 @@ def test_distributed_flag_splits_a_folder_over_two_processes(tmp_path):
     its own share only, report its own failures, and the union must equal a plain run."""
     import random
 
-    from issr_jax.demo import degrade, demo_image
-    from issr_jax.image_io import write_image
+    from issr_jax.app.demo import degrade, demo_image
+    from issr_jax.io import write_image
 
     folder = tmp_path / "in"
     folder.mkdir()

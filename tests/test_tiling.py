@@ -5,11 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from issr_jax import tiling
+from issr_jax.batch import canvases as tiling
 from issr_jax.pipeline import Inverse, restore
 from issr_jax.presets import DEFAULT
-from issr_jax.restoration_filter import lmmse_restoration_kernel
-from issr_jax.kernels import gaussian_kernel
+from issr_jax.restoration.lmmse import lmmse_restoration_kernel
+from issr_jax.kernels.gaussian import gaussian_kernel
 
 
 def _drk(scale):

@@ -113,7 +113,7 @@ def run_demo(output_dir, *, scale: int, key, preset="default", method: str = "dr
     import time
     from pathlib import Path
 
-    from issr_jax.image_io import write_image
+    from issr_jax.io import write_image
     from issr_jax.metrics import psnr
     from issr_jax.pipeline import super_resolve
     from issr_jax.resize import imresize

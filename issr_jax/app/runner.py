@@ -20,8 +20,10 @@ import jax
 import numpy as np
 import PIL.Image
 
-from issr_jax import dataset, tiling
-from issr_jax.image_io import (
+from issr_jax.batch import chunks as dataset
+
+from issr_jax.batch import canvases as tiling
+from issr_jax.io import (
     DEFAULT_MAX_PIXELS,
     Image,
     ImageError,

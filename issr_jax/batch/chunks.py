@@ -37,7 +37,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from issr_jax import kernel_estimation, tiling
+from issr_jax.kernels import spectral as kernel_estimation
+
+from issr_jax.batch import canvases as tiling
 from issr_jax.pipeline import (
     Inverse,
     SuperResolution,

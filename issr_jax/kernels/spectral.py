@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from issr_jax.color import rgb_to_y
-from issr_jax.kernels import kernel_from_precision
+from issr_jax.kernels.gaussian import kernel_from_precision
 
 __all__ = [
     "QUANTISATION_NOISE",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from issr_jax.image_io import ImageError
+from issr_jax.io.read import ImageError
 
 __all__ = ["KernelError", "read_kernel"]
 

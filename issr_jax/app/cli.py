@@ -17,7 +17,7 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
-from issr_jax.image_io import DEFAULT_MAX_PIXELS, ImageError
+from issr_jax.io import DEFAULT_MAX_PIXELS, ImageError
 from issr_jax.presets import PRESETS
 
 FLAGS = flags.FLAGS
@@ -96,7 +96,7 @@ def _progress(index: int, total: int, outcome, started: float) -> None:
 
 
 def _run_demo(key) -> int:
-    from issr_jax.demo import run_demo
+    from issr_jax.app.demo import run_demo
 
     output = Path(FLAGS.output or "issr_demo")
     report = run_demo(output, scale=FLAGS.scale, key=key, preset=FLAGS.preset, method=FLAGS.method, overwrite=True)
@@ -112,8 +112,8 @@ def main(argv: list[str]) -> int:
     _make_cpu_results_reproducible()
     import jax
 
-    from issr_jax.files import super_resolve_file, super_resolve_folder
-    from issr_jax.kernel_io import read_kernel
+    from issr_jax.app.runner import super_resolve_file, super_resolve_folder
+    from issr_jax.io.kernel_files import read_kernel
 
     if FLAGS.distributed:
         jax.distributed.initialize()  # before any device is used
@@ -151,8 +151,8 @@ def main(argv: list[str]) -> int:
         try:
             share = None
             if FLAGS.distributed:
-                from issr_jax.dataset import shard_files
-                from issr_jax.image_io import list_images
+                from issr_jax.batch.chunks import shard_files
+                from issr_jax.io import list_images
 
                 index, count = jax.process_index(), jax.process_count()
                 share = shard_files(list_images(source)[0], index, count)

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import jax
 
 from issr_jax.drk import extract_drk
-from issr_jax.identity_loss import LossWeights, dil_objective
+from issr_jax.dil.identity_loss import LossWeights, dil_objective
 
 if TYPE_CHECKING:
     import optax
 
-    from issr_jax.lcnn import LCNN
+    from issr_jax.dil.lcnn import LCNN
 
 __all__ = ["FitConfig", "FitResult", "fit_inverse", "fit_inverse_batch", "learning_rate_schedule"]
 
@@ -61,13 +61,13 @@ class FitConfig:
 
     @property
     def model(self) -> LCNN:
-        from issr_jax.lcnn import LCNN
+        from issr_jax.dil.lcnn import LCNN
 
         return LCNN(depth=self.depth, features=self.features, kernel_size=self.kernel_size)
 
     @property
     def drk_size(self) -> int:
-        from issr_jax.lcnn import impulse_response_size
+        from issr_jax.dil.lcnn import impulse_response_size
 
         return impulse_response_size(depth=self.depth, kernel_size=self.kernel_size)
 
