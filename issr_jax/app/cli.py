@@ -17,7 +17,7 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
-from issr_jax.io import DEFAULT_MAX_PIXELS, ImageError
+from issr_jax.io import DEFAULT_MAX_PIXELS, ImageError, OutputExistsError
 from issr_jax.presets import PRESETS
 
 FLAGS = flags.FLAGS
@@ -77,6 +77,13 @@ def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
 
 
+def _explain(error: ImageError) -> str:
+    """The library's message, and the flag that changes the outcome where there is one."""
+    if isinstance(error, OutputExistsError):
+        return f"{error}; pass --overwrite to replace it"
+    return str(error)
+
+
 def _format_seconds(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
@@ -123,7 +130,7 @@ def main(argv: list[str]) -> int:
     try:
         kernel = read_kernel(FLAGS.kernel) if FLAGS.kernel else None
     except ImageError as error:
-        _error(str(error))
+        _error(_explain(error))
         return 1
     if FLAGS.input is None:
         return _run_demo(key)
@@ -168,7 +175,7 @@ def main(argv: list[str]) -> int:
                 **common,
             )
         except ImageError as error:
-            _error(str(error))
+            _error(_explain(error))
             return 1
         for path, reason in summary.ignored:
             if FLAGS.verbose:
@@ -186,7 +193,7 @@ def main(argv: list[str]) -> int:
     try:
         outcome = super_resolve_file(source, output, **common)
     except ImageError as error:
-        _error(str(error))
+        _error(_explain(error))
         return 1
     _say(f"wrote {outcome.output} in {outcome.seconds:.2f} s")
     return 0

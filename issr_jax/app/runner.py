@@ -27,10 +27,11 @@ from issr_jax.io import (
     DEFAULT_MAX_PIXELS,
     Image,
     ImageError,
+    OutputExistsError,
     list_images,
     read_image,
     remove_stale_temporaries,
-    temporary_path,
+    save_npy,
     write_image,
 )
 from issr_jax.pipeline import MIN_SIDE, SuperResolution
@@ -64,21 +65,6 @@ class FolderSummary:
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)
-
-
-def _save_npy_atomic(path: Path, array: np.ndarray, *, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise ImageError(path, "already exists; pass --overwrite to replace it")
-    tmp = temporary_path(path)
-    try:
-        with open(tmp, "xb") as f:
-            np.save(f, np.asarray(array))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read(input_path: Path, *, scale: int, max_pixels: int) -> Image:
@@ -117,8 +103,8 @@ def _write(
         raise ImageError(source.path, f"super-resolution produced values that cannot be written ({error}); please report this input") from error
     if save_kernels:
         stem = output_path.with_suffix("")
-        _save_npy_atomic(Path(f"{stem}_kernel.npy"), np.asarray(result.kernel), overwrite=overwrite)
-        _save_npy_atomic(Path(f"{stem}_drk.npy"), np.asarray(result.drk), overwrite=overwrite)
+        save_npy(Path(f"{stem}_kernel.npy"), np.asarray(result.kernel), overwrite=overwrite)
+        save_npy(Path(f"{stem}_drk.npy"), np.asarray(result.drk), overwrite=overwrite)
 
 
 def _describe_failure(path: Path, error: Exception) -> str:
@@ -158,9 +144,9 @@ def super_resolve_file(
     """
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
-        raise ImageError(output_path, "output is the input file; choose another --output (the input is never modified)")
+        raise ImageError(output_path, "output is the input file; the input is never modified")
     if output_path.exists() and not overwrite:
-        raise ImageError(output_path, "already exists; pass --overwrite to replace it")
+        raise OutputExistsError(output_path)
     stages = {}
     start = time.perf_counter()
     source = _read(input_path, scale=scale, max_pixels=max_pixels)
@@ -237,13 +223,13 @@ def super_resolve_folder(
     if files is not None:
         images = list(files)
     if input_folder.resolve() == output_folder.resolve():
-        raise ImageError(output_folder, "output folder is the input folder; choose another --output")
+        raise ImageError(output_folder, "output folder is the input folder; the inputs are never modified")
     try:
         output_folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise ImageError(output_folder, f"cannot create the output folder ({error.strerror})") from error
     if not os.access(output_folder, os.W_OK):
-        raise ImageError(output_folder, "output folder is not writable; choose another --output")
+        raise ImageError(output_folder, "output folder is not writable")
     if failures_name == "failures.txt":  # one process owns the folder (not a multi-host run)
         remove_stale_temporaries(output_folder)  # left by a killed run: only complete files stay
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Reading a user-supplied degradation kernel (`--kernel`): `.npy` or MATLAB `.mat`."""
+"""Reading a user-supplied degradation kernel (for example a known blur kernel given on the command line): `.npy` or MATLAB `.mat`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from issr_jax.io.read import ImageError
+from issr_jax.io.errors import ImageError
 
 __all__ = ["KernelError", "read_kernel"]
 

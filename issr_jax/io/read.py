@@ -1,6 +1,6 @@
-"""Reading and writing image files safely: uint8/uint16, gray/RGB, with or without alpha.
+"""Reading image files safely: uint8/uint16, gray/RGB, with or without alpha.
 
-This is the only module (with `metrics.py`) where integer pixel values exist. Everything
+This package (with `issr_jax.metrics`) is the only place where integer pixel values exist. Everything
 it hands to the library is `[H, W, C] float32 in [0, 1]`, `C` in {1, 3}, RGB order; the
 alpha channel, when the file has one, travels beside the pixels so that `write_image`
 can put it back.
@@ -31,11 +31,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import re
-import secrets
-import struct
 import warnings
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,32 +39,15 @@ import imageio.v3 as iio
 import numpy as np
 import PIL.Image
 import PIL.ImageFile
-from PIL import features as _pil_features
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "IMAGE_EXTENSIONS",
-    "Image",
-    "ImageError",
-    "list_images",
-    "read_image",
-    "write_image",
-]
+from issr_jax.io.errors import ImageError, describe_error
+from issr_jax.io.formats import SAMPLE_TYPES
+from issr_jax.io.png16 import PNG16_COLOUR_RAWMODES, decode_png16_colour
+
+__all__ = ["DEFAULT_MAX_PIXELS", "Image", "read_image"]
 
 DEFAULT_MAX_PIXELS = 100_000_000
 """Largest image (width x height) `read_image` decodes unless told otherwise."""
-
-_JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg"})
-_TIFF_EXTENSIONS = frozenset({".tif", ".tiff"})
-_WEBP_EXTENSIONS = frozenset({".webp"}) if _pil_features.check("webp") else frozenset()
-
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".png", ".bmp"} | _JPEG_EXTENSIONS | _TIFF_EXTENSIONS | _WEBP_EXTENSIONS
-)
-"""Lowercase suffixes (with the dot) that `list_images` treats as images and
-`write_image` can write. `.webp` is present only when Pillow was built with WebP."""
-
-_SUPPORTED_DTYPES = (np.uint8, np.uint16)
 
 # Pillow modes and what the reader turns them into before converting to float.
 _NATIVE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N"})
@@ -84,27 +63,7 @@ _CONVERTED_MODES = {
     "HSV": "RGB",
 }
 
-# 16-bit PNG layouts that Pillow decodes to 8 bits; read here with both bytes kept.
-_PNG16_COLOUR_RAWMODES = frozenset({"RGB;16B", "RGBA;16B", "LA;16B"})
-
 _EXIF_ORIENTATION_TAG = 0x0112
-
-
-class ImageError(Exception):
-    """A file that cannot be read or written as an image.
-
-    `str(error)` is one line, `"{path}: {problem}"`, where the problem says what to do
-    about it when there is something to do.
-
-    Attributes:
-      path: the file (or folder) concerned, as a `Path`.
-      problem: what is wrong, one line.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], problem: str):
-        self.path = Path(path)
-        self.problem = " ".join(str(problem).split())
-        super().__init__(f"{self.path}: {self.problem}")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -189,7 +148,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         ) from error
     except Exception as error:  # noqa: BLE001 - any decoder failure means a bad file.
         raise ImageError(
-            path, f"cannot decode the image data ({_describe(error)}); the file is damaged or truncated"
+            path, f"cannot decode the image data ({describe_error(error)}); the file is damaged or truncated"
         ) from error
     samples = _apply_exif_orientation(samples, orientation)
     return _to_image(path, samples)
@@ -206,7 +165,7 @@ def _read_bytes(path: Path) -> bytes:
     except PermissionError as error:
         raise ImageError(path, "permission denied; make the file readable") from error
     except OSError as error:
-        raise ImageError(path, f"cannot read the file ({_describe(error)})") from error
+        raise ImageError(path, f"cannot read the file ({describe_error(error)})") from error
     if not data:
         raise ImageError(path, "file is empty (0 bytes); it was probably not written completely")
     return data
@@ -239,9 +198,9 @@ def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, in
             )
         rawmodes = {_tile_rawmode(tile) for tile in header.tile}
         orientation = _exif_orientation(header, data)
-        if header.format == "PNG" and rawmodes & _PNG16_COLOUR_RAWMODES:
+        if header.format == "PNG" and rawmodes & PNG16_COLOUR_RAWMODES:
             (rawmode,) = rawmodes
-            samples = _decode_png16_colour(data, rawmode)
+            samples = decode_png16_colour(data, rawmode)
             _check_decoded(path, samples, height, width)
             return samples, orientation
         if any(";16" in rawmode for rawmode in rawmodes) and not mode.startswith("I;16"):
@@ -293,35 +252,9 @@ def _tile_rawmode(tile: Sequence) -> str:
     return args if isinstance(args, str) else ""
 
 
-def _decode_png16_colour(data: bytes, rawmode: str) -> np.ndarray:
-    """Decodes a 16-bit RGB, RGBA or gray+alpha PNG without losing the low byte.
-
-    Pillow stores these as 8-bit images. Its PNG decoder is reused with other unpackers
-    so that both bytes of every sample survive: RGB(A) is decoded twice, once keeping
-    the high bytes (`;16B`) and once the low bytes (`;16L` picks the second byte of
-    each pair, which in big-endian PNG data is the low one); gray+alpha has 4 bytes per
-    pixel, exactly like 8-bit RGBA, so it is decoded once as RGBA bytes.
-
-    Returns:
-      `[H, W, 2 | 3 | 4] uint16`.
-    """
-
-    def decode_as(unpacker: str) -> np.ndarray:
-        with PIL.Image.open(io.BytesIO(data)) as image:
-            image.tile = [(tile[0], tile[1], tile[2], unpacker) for tile in image.tile]
-            image.load()
-            return np.asarray(image).astype(np.uint16)
-
-    if rawmode == "LA;16B":
-        gray_high, gray_low, alpha_high, alpha_low = np.moveaxis(decode_as("RGBA"), -1, 0)
-        return np.stack([(gray_high << 8) | gray_low, (alpha_high << 8) | alpha_low], axis=-1)
-    layout = rawmode.split(";")[0]  # "RGB" or "RGBA"
-    return (decode_as(f"{layout};16B") << 8) | decode_as(f"{layout};16L")
-
-
 def _check_decoded(path: Path, samples: np.ndarray, height: int, width: int) -> None:
     """Guards against a decoder returning something other than the header promised."""
-    if samples.dtype not in _SUPPORTED_DTYPES:
+    if samples.dtype not in SAMPLE_TYPES:
         raise ImageError(
             path, f"decoded to {samples.dtype} samples; only 8- and 16-bit integer images are supported"
         )
@@ -371,352 +304,3 @@ def _to_image(path: Path, samples: np.ndarray) -> Image:
         else:
             alpha = alpha_samples.astype(np.float32) / scale
     return Image(pixels=pixels, dtype=dtype, alpha=alpha, constant_alpha=constant_alpha, path=path)
-
-
-def _describe(error: BaseException) -> str:
-    """`ErrorType: message` on one line, for the end of an ImageError problem."""
-    message = " ".join(str(error).split())
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
-# ---------------------------------------------------------------------------- writing
-
-
-def write_image(
-    path: str | os.PathLike[str],
-    pixels: np.ndarray,
-    *,
-    dtype: type | np.dtype = np.uint8,
-    alpha: np.ndarray | None = None,
-    constant_alpha: float | None = None,
-    overwrite: bool = False,
-    compress_level: int | None = None,
-) -> None:
-    """Writes `[H, W, C]` pixels in `[0, 1]` to an image file, atomically.
-
-    The values are clipped to `[0, 1]`, scaled to the dtype's maximum, rounded half to
-    even (`np.round`) and cast. The format comes from the extension: PNG (8/16-bit, any
-    layout), TIFF (8-bit any layout, 16-bit gray only), JPEG (8-bit gray or RGB, quality
-    95 without chroma subsampling), BMP (8-bit gray or RGB), WebP (8-bit RGB(A), lossless;
-    gray is stored as RGB and an alpha of 1 everywhere is dropped by the format).
-
-    The file is encoded in memory, written to a hidden temporary file in the same
-    folder, flushed to disk and then renamed into place, so `path` never holds a
-    partial image; the temporary file is removed on any failure.
-
-    Args:
-      path: the file to write; its extension picks the format.
-      pixels: `[H, W, C]` real numbers in `[0, 1]`, `C` 1 (gray) or 3 (RGB). Values
-        outside `[0, 1]` are clipped; NaN or infinity is refused.
-      dtype: `np.uint8` or `np.uint16`, the sample type of the file.
-      alpha: optional `[H, W]` (or `[H, W, 1]`) alpha plane in `[0, 1]`.
-      constant_alpha: optional alpha value in `[0, 1]` written as a full plane (restores
-        the constant alpha `read_image` dropped). At most one of `alpha` and
-        `constant_alpha`.
-      overwrite: replace an existing file; without it an existing file is an error.
-      compress_level: PNG only: zlib level 0-9 (None: 6). Level 1 encodes a photo about
-        5x faster than 6 for files about 8% larger; the pixels are the same.
-
-    Raises:
-      ValueError: bad arguments: shapes, dtype, NaN or infinity in `pixels` or `alpha`.
-      ImageError: the file exists (and not `overwrite`), the folder is missing or not
-        writable, the extension is not a supported format or cannot hold this image
-        (16 bits, alpha), or encoding or writing failed.
-    """
-    path = Path(path)
-    dtype = _check_dtype(dtype)
-    samples = _to_samples(pixels, dtype, name="pixels")
-    if samples.ndim != 3 or samples.shape[2] not in (1, 3):
-        raise ValueError(f"pixels must be [H, W, C] with C 1 or 3, got shape {np.shape(pixels)}")
-    height, width, channels = samples.shape
-    if height == 0 or width == 0:
-        raise ValueError(f"pixels must not be empty, got shape {samples.shape}")
-    alpha_plane = _alpha_plane(alpha, constant_alpha, dtype, height, width)
-    if alpha_plane is not None:
-        samples = np.concatenate([samples, alpha_plane[:, :, None]], axis=-1)
-    if samples.shape[2] == 1:
-        samples = samples[:, :, 0]
-
-    extension = path.suffix.lower()
-    _check_format(path, extension, dtype=dtype, channels=channels, has_alpha=alpha_plane is not None)
-    try:
-        encoded = _encode(samples, extension, compress_level=compress_level)
-    except Exception as error:  # noqa: BLE001 - any encoder failure is reported with the path.
-        raise ImageError(path, f"cannot encode the image as {extension} ({_describe(error)})") from error
-    _write_atomically(path, encoded, overwrite=overwrite)
-
-
-def _check_dtype(dtype: type | np.dtype) -> type:
-    try:
-        scalar_type = np.dtype(dtype).type
-    except TypeError as error:
-        raise ValueError(f"dtype must be np.uint8 or np.uint16, got {dtype!r}") from error
-    if scalar_type not in _SUPPORTED_DTYPES:
-        raise ValueError(f"dtype must be np.uint8 or np.uint16, got {dtype!r}")
-    return scalar_type
-
-
-CONVERT_BLOCK_VALUES = 1 << 22  # values converted at a time (16 MB of float32 temporaries)
-
-
-def _to_samples(values: np.ndarray, dtype: type, *, name: str) -> np.ndarray:
-    """`[0, 1]` reals -> integer samples: refuse non-finite, clip, scale, round half to even.
-
-    Converted in blocks of rows, so the temporaries stay small whatever the image size
-    (whole-image temporaries were about 3x a float32 8K output: 2.4 GB at 8192 x 8192 RGB).
-    """
-    values = np.asarray(values)
-    if values.dtype.kind not in "fiub":  # float, signed, unsigned, bool
-        raise ValueError(f"{name} must be real numbers in [0, 1], got dtype {values.dtype}")
-    scale = np.float32(np.iinfo(dtype).max)
-    if values.ndim == 0:
-        return _to_samples(values[None], dtype, name=name)[0]
-    samples = np.empty(values.shape, dtype)
-    rows = max(1, CONVERT_BLOCK_VALUES // max(1, values[:1].size))
-    for start in range(0, len(values), rows):
-        block = values[start : start + rows].astype(np.float32)  # a copy: the caller's array is left alone
-        if not np.all(np.isfinite(block)):
-            raise ValueError(f"{name} contain NaN or infinity; refusing to write them")
-        np.clip(block, 0.0, 1.0, out=block)
-        block *= scale
-        samples[start : start + rows] = np.round(block, out=block)
-    return samples
-
-
-def _alpha_plane(
-    alpha: np.ndarray | None, constant_alpha: float | None, dtype: type, height: int, width: int
-) -> np.ndarray | None:
-    """The `[H, W]` integer alpha plane to attach, or None."""
-    if alpha is not None and constant_alpha is not None:
-        raise ValueError("pass at most one of alpha and constant_alpha")
-    if constant_alpha is not None:
-        value = float(constant_alpha)
-        if not (np.isfinite(value) and 0.0 <= value <= 1.0):
-            raise ValueError(f"constant_alpha must be in [0, 1], got {constant_alpha!r}")
-        return np.full((height, width), _to_samples(np.float32(value), dtype, name="constant_alpha"), dtype)
-    if alpha is None:
-        return None
-    plane = _to_samples(alpha, dtype, name="alpha")
-    if plane.ndim == 3 and plane.shape[2] == 1:
-        plane = plane[:, :, 0]
-    if plane.shape != (height, width):
-        raise ValueError(f"alpha must be [H, W] = {(height, width)}, got shape {np.shape(alpha)}")
-    return plane
-
-
-def _check_format(path: Path, extension: str, *, dtype: type, channels: int, has_alpha: bool) -> None:
-    """Refuses, with a fix, what the extension's format cannot hold."""
-    if extension not in IMAGE_EXTENSIONS:
-        raise ImageError(
-            path,
-            f"unsupported extension {extension or '(none)'!r}; use one of "
-            f"{', '.join(sorted(IMAGE_EXTENSIONS))}",
-        )
-    name = extension[1:].upper()
-    if dtype == np.uint16:
-        if extension in _TIFF_EXTENSIONS and (channels != 1 or has_alpha):
-            raise ImageError(
-                path, "16-bit TIFF is written only for gray without alpha; use .png for 16-bit colour"
-            )
-        if extension != ".png" and extension not in _TIFF_EXTENSIONS:
-            raise ImageError(
-                path, f"{name} cannot store 16-bit samples; use .png (or .tif for gray), or write 8-bit"
-            )
-    if has_alpha and (extension in _JPEG_EXTENSIONS or extension == ".bmp"):
-        raise ImageError(path, f"{name} cannot store an alpha channel; use .png, .tif or .webp")
-
-
-def _encode(samples: np.ndarray, extension: str, *, compress_level: int | None = None) -> bytes:
-    """Encodes `[H, W]` or `[H, W, 2 | 3 | 4]` uint8/uint16 samples into file bytes."""
-    level = 6 if compress_level is None else int(compress_level)
-    if extension == ".png" and samples.dtype == np.uint16:
-        return _encode_png16(samples, level=level)
-    options = {}
-    if extension == ".png":
-        options = {"compress_level": level}
-    elif extension in _JPEG_EXTENSIONS:
-        options = {"quality": 95, "subsampling": 0}
-    elif extension in _WEBP_EXTENSIONS:
-        options = {"lossless": True}
-    return iio.imwrite("<bytes>", samples, plugin="pillow", extension=extension, **options)
-
-
-def _encode_png16(samples: np.ndarray, *, level: int = 6) -> bytes:
-    """A 16-bit PNG of `[H, W]` or `[H, W, 2 | 3 | 4]` uint16 samples.
-
-    Written here because Pillow cannot write 16-bit gray+alpha, RGB or RGBA. Every row
-    uses the PNG "Sub" filter (difference to the pixel on the left), which is exact,
-    vectorises, and compresses photographs well.
-    """
-    if samples.ndim == 2:
-        samples = samples[:, :, None]
-    height, width, channels = samples.shape
-    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    bytes_per_pixel = 2 * channels
-    rows = samples.astype(">u2").view(np.uint8).reshape(height, width * bytes_per_pixel)
-    filtered = rows.copy()
-    filtered[:, bytes_per_pixel:] -= rows[:, :-bytes_per_pixel]  # uint8 arithmetic wraps mod 256
-    scanlines = np.concatenate([np.ones((height, 1), np.uint8), filtered], axis=1)  # filter type 1
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        checksum = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", checksum)
-
-    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
-    compressed = zlib.compress(scanlines.tobytes(), level)
-    idat_size = 1 << 20
-    idat = b"".join(
-        chunk(b"IDAT", compressed[start : start + idat_size])
-        for start in range(0, len(compressed), idat_size)
-    )
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + idat + chunk(b"IEND", b"")
-
-
-def _write_atomically(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Writes `data` to a temporary file next to `path`, fsyncs it, then moves it into place."""
-    folder = path.parent
-    if not folder.exists():
-        raise ImageError(path, f"folder {folder} does not exist; create it first")
-    if not folder.is_dir():
-        raise ImageError(path, f"{folder} is not a folder")
-    if path.is_dir():
-        raise ImageError(path, "is a folder; give a file name")
-    if path.exists() and not overwrite:
-        raise ImageError(path, "already exists; pass --overwrite to replace it")
-
-    temporary = temporary_path(path)
-    try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except PermissionError as error:
-        raise ImageError(
-            path, f"cannot write in folder {folder}: permission denied; choose a writable output folder"
-        ) from error
-    except OSError as error:
-        raise ImageError(path, f"cannot create a file in folder {folder} ({_describe(error)})") from error
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        _move_into_place(temporary, path, overwrite=overwrite)
-    except BaseException as error:
-        temporary.unlink(missing_ok=True)
-        if isinstance(error, ImageError) or not isinstance(error, Exception):
-            raise
-        raise ImageError(
-            path, f"writing failed ({_describe(error)}); check free disk space and permissions"
-        ) from error
-    _fsync_folder(folder)
-
-
-def _move_into_place(temporary: Path, path: Path, *, overwrite: bool) -> None:
-    """Renames `temporary` to `path`; without `overwrite`, never replaces a file that
-    appeared meanwhile (a hard link fails if the target exists)."""
-    if overwrite:
-        os.replace(temporary, path)
-        return
-    try:
-        os.link(temporary, path)
-    except FileExistsError as error:
-        raise ImageError(path, "already exists; pass --overwrite to replace it") from error
-    except OSError:
-        # No hard links on this file system: fall back to check-then-rename.
-        if path.exists():
-            raise ImageError(path, "already exists; pass --overwrite to replace it") from None
-        os.replace(temporary, path)
-        return
-    temporary.unlink()
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Makes the rename durable; not every platform can open a folder, which is fine."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
-
-# ---------------------------------------------------------------------------- folders
-
-
-def temporary_path(path: Path) -> Path:
-    """The hidden name a file is written under before it is renamed into place:
-    `.{name}.tmp-{pid}-{random}{suffix}` in the same folder (the suffix keeps the format)."""
-    path = Path(path)
-    return path.parent / f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}"
-
-
-_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)-[0-9a-f]+(\.[^.]*)?$")
-
-
-def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
-    """Deletes temporaries left in `folder` by writers that were killed (SIGKILL, power
-    loss) before they could clean up: files named as `temporary_path` names them whose
-    process no longer runs on this machine. Returns what was removed.
-
-    Temporaries of live processes are kept, so two runs can share an output folder; do
-    not call it on a folder that processes on other hosts write into.
-    """
-    removed = []
-    for entry in Path(folder).iterdir():
-        match = _TEMPORARY.match(entry.name)
-        if match is None or not entry.is_file():
-            continue
-        try:
-            os.kill(int(match.group(1)), 0)
-            continue  # the writer is alive
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # alive, owned by someone else
-        entry.unlink(missing_ok=True)
-        removed.append(entry)
-    return removed
-
-
-def list_images(folder: str | os.PathLike[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """The image files directly in `folder`, and what was skipped and why.
-
-    Images are the regular files (or links to them) whose lowercase suffix is in
-    `IMAGE_EXTENSIONS`; hidden entries (name starting with '.'), sub-folders, other
-    extensions and broken links are skipped. Sub-folders are not searched.
-
-    Args:
-      folder: the folder to list.
-
-    Returns:
-      `(images, skipped)`: `images` sorted by name; `skipped` a name-sorted list of
-      `(path, reason)` with a short reason such as `"hidden"` or `"folder"`.
-
-    Raises:
-      ImageError: the folder does not exist, is not a folder, or cannot be listed.
-    """
-    folder = Path(folder)
-    if not folder.exists():
-        raise ImageError(folder, "folder does not exist; check the path")
-    if not folder.is_dir():
-        raise ImageError(folder, "is not a folder")
-    try:
-        entries = sorted(folder.iterdir(), key=lambda entry: entry.name)
-    except OSError as error:
-        raise ImageError(folder, f"cannot list the folder ({_describe(error)})") from error
-    images: list[Path] = []
-    skipped: list[tuple[Path, str]] = []
-    for entry in entries:
-        if entry.name.startswith("."):
-            skipped.append((entry, "hidden"))
-        elif entry.is_dir():
-            skipped.append((entry, "folder"))
-        elif not entry.is_file():
-            skipped.append((entry, "broken link or not a regular file"))
-        elif entry.suffix.lower() not in IMAGE_EXTENSIONS:
-            skipped.append((entry, f"not an image extension ({entry.suffix or 'none'})"))
-        else:
-            images.append(entry)
-    return images, skipped
