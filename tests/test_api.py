@@ -6,8 +6,8 @@ import inspect
 import pytest
 
 import issr_jax
+from issr_jax import metrics
 from issr_jax.restoration import baselines
-from issr_jax.metrics import fidelity as metrics
 
 IMAGE_FUNCTIONS = [
     issr_jax.super_resolve,

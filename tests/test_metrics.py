@@ -25,8 +25,8 @@ import pytest
 import scipy.io
 import scipy.ndimage
 
-from issr_jax.metrics import fidelity as metrics
-from issr_jax.metrics import niqe, psnr, psnr_batch, ssim, ssim_batch
+from issr_jax import metrics
+from issr_jax.metrics import fidelity, niqe, psnr, psnr_batch, ssim, ssim_batch
 from issr_jax.resize import imresize
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -146,7 +146,7 @@ def test_jit_and_batch():
 
 
 def test_one_compile_per_size_bucket():
-    cache_size = getattr(metrics._ssim_padded, "_cache_size", None)
+    cache_size = getattr(fidelity._ssim_padded, "_cache_size", None)
     if cache_size is None:
         pytest.skip("this jax version has no jit _cache_size()")
     before = cache_size()
