@@ -38,15 +38,14 @@ def _timed(module, name: str) -> None:
 
 
 def main() -> None:
-    from issr_jax.app import cli
-    from issr_jax.batch import chunks as dataset
-    from issr_jax.app import runner as files
+    from issr_jax.app import cli, runner
+    from issr_jax.batch import chunks
 
     _record("imported")
-    for name in ("estimate_kernels_batch", "design_inverses", "restore_batch"):
-        _timed(dataset, name)
+    for name in ("estimate_chunk", "design_chunk", "restore_chunk"):
+        _timed(chunks, name)
     for name in ("_read", "_write"):
-        _timed(files, name)
+        _timed(runner, name)
     try:
         cli.run()
     except SystemExit:

@@ -1,31 +1,17 @@
-"""The Deep Restoration Kernel: the L-CNN's impulse response, and applying it to images.
+"""Applying a restoration kernel (DRK) to an image: true convolution by FFT.
 
-`extract_drk` runs the network on a unit impulse; by linearity the result `h` satisfies
-`LCNN(x) = x (*) h` (true convolution) away from the borders. `apply_drk` computes that
-convolution with real FFTs over a fast-length canvas and symmetric (edge-repeating) border
+Every stage-2 design ends in a DRK (`dil.fit.extract_drk`: the L-CNN's impulse response;
+`restoration.lmmse`: the closed form). `apply_drk` computes the convolution with real FFTs over a fast-length canvas and symmetric (edge-repeating) border
 padding, which on CPU is several times faster than a direct 11x11 convolution and far
 faster than running the 32-channel network on a full image.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import jax
 import jax.numpy as jnp
 
-from issr_jax.dil.identity_loss import centred_impulse
-
-if TYPE_CHECKING:  # flax loads with the L-CNN, not with the package
-    import flax.linen as nn
-
-__all__ = ["extract_drk", "apply_drk", "fast_fft_length"]
-
-
-def extract_drk(params, *, model: nn.Module, size: int) -> jax.Array:
-    """The network's impulse response, `[size, size] float32` (size = its receptive field)."""
-    impulse = centred_impulse(size)[None, :, :, None]
-    return model.apply({"params": params}, impulse)[0, :, :, 0]
+__all__ = ["apply_drk", "fast_fft_length"]
 
 
 def fast_fft_length(n: int) -> int:

@@ -1,28 +1,31 @@
-"""The whole method for one image, and for many at once, in three stages.
+"""The whole method for one image in three stages, each with one implementation.
 
     1. estimate:  LR image --> kernel(s) K                  (`estimate_kernels`)
     2. invert:    K --> restoration kernel (DRK)            (`design_inverse`)
     3. restore:   LR --MATLAB bicubic x s--> * DRK --> SR   (`restore`)
 
-Stages 1 and 3 work on the image; stage 2 works in kernel space only, at fixed shapes, so
-many images' inverses are designed in one batched call (`design_inverse_batch`; the
-batched path over many images is `issr_jax.dataset.super_resolve_dataset`).
+Stage 1 reads only the estimator's settings; stage 2 takes what it needs from stage 1's
+kernels (`design_gallery`). Stage 2 works in kernel space only, at fixed shapes, so many
+images' inverses are designed in one batched call (`design_inverse_batch`). Stage 3 is
+one frame (`restore_with`: bicubic, luma, clip) around one dispatch on the method
+(`restoration`); the batched, tiled and multi-device paths of `issr_jax.batch` call
+both, on other shapes. The PRNG key is split into the stages' keys by `stage_keys`.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from issr_jax.kernels import gaussian as kernels_lib
 from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
-from issr_jax.drk import apply_drk
 from issr_jax.dil.fit import FitResult, fit_inverse, fit_inverse_batch
-from issr_jax.kernels.spectral import estimate_kernel
+from issr_jax.drk import apply_drk
+from issr_jax.kernels.gaussian import kernel_gallery
+from issr_jax.kernels.spectral import estimate_spectral_kernel
 from issr_jax.presets import Preset, get_preset
 from issr_jax.resize import imresize
 from issr_jax.restoration.lmmse import lmmse_restoration_kernel
@@ -31,13 +34,19 @@ __all__ = [
     "METHODS",
     "Inverse",
     "SuperResolution",
-    "estimate_kernels",
+    "checked_image",
+    "checked_preset",
+    "design_gallery",
     "design_inverse",
     "design_inverse_batch",
+    "estimate_kernels",
+    "restoration",
     "restore",
+    "restore_with",
+    "stage_keys",
     "super_resolve",
-    "as_gallery",
-    "checked_preset",
+    "as_kernels",
+    "validate_image",
 ]
 
 METHODS = ("drk", "lcnn")
@@ -91,10 +100,27 @@ def validate_image(shape: tuple[int, ...], dtype, scale: int) -> None:
         raise ValueError(f"scale must be an integer >= 2, got {scale!r}")
 
 
-def _check_image(image: jax.Array, scale: int) -> jax.Array:
-    image = jnp.asarray(image)
+def checked_image(image, *, scale: int):
+    """`[H, W, C] float32`, checked by `validate_image`: NumPy stays NumPy (no JAX call per
+    image shape, for the batched paths), anything else becomes a `jax.Array`."""
+    xp = np if isinstance(image, np.ndarray) else jnp
+    image = xp.asarray(image)
     validate_image(image.shape, image.dtype, scale)
-    return (image[..., None] if image.ndim == 2 else image).astype(jnp.float32)
+    image = image[..., None] if image.ndim == 2 else image
+    return image.astype(np.float32, copy=False) if xp is np else image.astype(jnp.float32)
+
+
+def stage_keys(key: jax.Array, *, preset: Preset) -> tuple[jax.Array, jax.Array]:
+    """`(estimate_key, inverse_key)`: the key split between the two random stages.
+
+    The closed forms (spectral estimate, LMMSE design) take no key; when neither stage is
+    random the key is passed through unsplit, since a split would cost a compile and
+    change nothing.
+    """
+    if preset.estimator == "paper" or preset.inverse == "dil":
+        estimate_key, inverse_key = jax.random.split(key)
+        return estimate_key, inverse_key
+    return key, key
 
 
 def _luminance(image: jax.Array) -> jax.Array:
@@ -109,15 +135,14 @@ def estimate_kernels(image: jax.Array, *, scale: int, key: jax.Array, preset: Pr
       image: `[H, W, C] float32` in [0, 1], the LR image.
       scale: integer SR factor.
       key: PRNG key (the paper's gallery is random).
-      preset: `preset.estimator` picks the estimator.
+      preset: `preset.estimator` picks the estimator (no other stage's setting is read).
 
     Returns:
       `[N, k, k] float32`: the paper's gallery (N = `preset.num_kernels`, k =
-      `preset.kernel_size`), or the spectral estimate (k = 10 s + 1), once for the
-      closed-form inverse and repeated `num_kernels` times for the identity fit.
+      `preset.kernel_size`), or the spectral estimate (N = 1, k = 10 s + 1).
     """
     if preset.estimator == "paper":
-        return kernels_lib.kernel_gallery(
+        return kernel_gallery(
             _luminance(image),
             key=key,
             num_kernels=preset.num_kernels,
@@ -125,23 +150,31 @@ def estimate_kernels(image: jax.Array, *, scale: int, key: jax.Array, preset: Pr
             delta_range=preset.delta_range,
             pixel_scale=preset.pixel_scale,
         )
-    return as_gallery(estimate_kernel(_luminance(image), scale=scale), preset=preset)
+    return as_kernels(estimate_spectral_kernel(_luminance(image), scale=scale))
 
 
-def as_gallery(kernel: jax.Array, *, preset: Preset) -> jax.Array:
-    """A supplied `[k, k]` kernel (normalised to sum 1) as the `[N, k, k]` input of
-    `design_inverse`: N = 1 for the closed form, `preset.num_kernels` for the fit."""
+def as_kernels(kernel: jax.Array) -> jax.Array:
+    """One `[k, k]` kernel (estimated or supplied) in stage 1's output form: `[1, k, k]
+    float32`, normalised to sum 1."""
     kernel = jnp.asarray(kernel, jnp.float32)
     kernel = kernel / jnp.sum(kernel)
-    count = preset.num_kernels if preset.inverse == "dil" else 1
-    return jnp.broadcast_to(kernel, (count, *kernel.shape))
+    return kernel[None]
+
+
+def design_gallery(kernels: jax.Array, *, preset: Preset) -> jax.Array:
+    """Stage 1's `[..., N, k, k]` kernels as stage 2 consumes them: the identity fit trains
+    on minibatches of a `preset.num_kernels` gallery, so a single kernel is repeated to
+    that size; the closed form takes the kernels as they are."""
+    if preset.inverse == "dil" and kernels.shape[-3] == 1:
+        return jnp.broadcast_to(kernels, (*kernels.shape[:-3], preset.num_kernels, *kernels.shape[-2:]))
+    return kernels
 
 
 def design_inverse(kernels: jax.Array, *, scale: int, key: jax.Array, preset: Preset) -> Inverse:
     """Stage 2: the restoration kernel for a set of degradation kernels.
 
     Args:
-      kernels: `[N, k, k]` from `estimate_kernels` (or a supplied kernel repeated).
+      kernels: `[N, k, k]` from `estimate_kernels` or `as_kernels` (a supplied kernel).
       scale: integer SR factor.
       key: PRNG key (initial L-CNN weights and minibatch order of the identity fit).
       preset: `preset.inverse` picks the identity fit or the closed form.
@@ -149,6 +182,7 @@ def design_inverse(kernels: jax.Array, *, scale: int, key: jax.Array, preset: Pr
     Returns:
       `Inverse`.
     """
+    kernels = design_gallery(kernels, preset=preset)
     if preset.inverse == "dil":
         fit = fit_inverse(kernels, key=key, config=preset.fit)
         return Inverse(fit.drk, fit)
@@ -165,6 +199,7 @@ def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, pre
     Returns:
       `Inverse` whose leaves have a leading axis B.
     """
+    kernels = design_gallery(kernels, preset=preset)
     if preset.inverse == "dil":
         fit = fit_inverse_batch(kernels, key=keys, config=preset.fit)
         return Inverse(fit.drk, fit)
@@ -180,17 +215,63 @@ def _mean_kernel(kernels, *, axis: int):
     return np.mean(np.asarray(kernels, np.float64), axis=axis)
 
 
+def restoration(inverse: Inverse, *, method: str, preset: Preset | None) -> Callable[[jax.Array], jax.Array]:
+    """Stage 3's one dispatch: the map from upsampled planes `[H, W, C]` to restored ones.
+
+    Every path (one image, bucket canvases, tiles, devices) restores through the map
+    returned here, so a new restoration is added in this one place.
+
+    Args:
+      inverse: from `design_inverse` (`inverse.fit` is needed for method "lcnn" only).
+      method: `"drk"` convolves with the DRK (FFT); `"lcnn"` runs the L-CNN itself.
+      preset: the settings (for the L-CNN's shape; unused for `"drk"`).
+    """
+    if method == "drk":
+        return lambda planes: apply_drk(planes, inverse.drk)
+
+    def network(planes):
+        channels_first = jnp.moveaxis(planes, -1, 0)[..., None]  # [C, H, W, 1]
+        out = preset.fit.model.apply({"params": inverse.fit.params}, channels_first)
+        return jnp.moveaxis(out[..., 0], 0, -1)
+
+    return network
+
+
+def restore_with(
+    image: jax.Array, restore_planes: Callable[[jax.Array], jax.Array], *, scale: int, color: str
+) -> jax.Array:
+    """Stage 3's frame: MATLAB bicubic upsampling, `restore_planes` on the BT.601 luma
+    (`color="y"`, RGB input; bicubic chroma kept) or on every channel, then clipping.
+
+    Args:
+      image: `[H, W, C] float32` in [0, 1].
+      restore_planes: `[sH, sW, C'] -> [sH, sW, C']`, usually from `restoration`.
+      scale: integer upscaling factor.
+      color: `"y"` or `"rgb"`.
+
+    Returns:
+      `[scale*H, scale*W, C] float32`, clipped to [0, 1].
+    """
+    upsampled = imresize(image, scale=scale)
+    use_luma = color == "y" and image.shape[-1] == 3
+    planes = rgb_to_ycbcr(upsampled)[..., :1] if use_luma else upsampled
+    restored = restore_planes(planes)
+    if use_luma:
+        restored = ycbcr_to_rgb(jnp.concatenate([restored, rgb_to_ycbcr(upsampled)[..., 1:]], axis=-1))
+    return jnp.clip(restored, 0.0, 1.0)
+
+
 @functools.partial(jax.jit, static_argnames=("scale", "color", "method", "preset"))
 def restore(image: jax.Array, inverse: Inverse, *, scale: int, color: str, method: str, preset: Preset) -> jax.Array:
-    """Stage 3: MATLAB bicubic upsampling, then the inverse.
+    """Stage 3 for one image: `restore_with` around `restoration`.
 
     Args:
       image: `[H, W, C] float32` in [0, 1].
       inverse: from `design_inverse`.
       scale: integer upscaling factor.
       color: `"y"` restores BT.601 luma only (bicubic chroma); `"rgb"` every channel.
-      method: `"drk"` convolves with the DRK (FFT); `"lcnn"` runs the L-CNN itself
-        (needs `inverse.fit`; outputs up to `LCNN_MAX_OUTPUT_PIXELS`).
+      method: `"drk"` or `"lcnn"` (needs `inverse.fit`; outputs up to
+        `LCNN_MAX_OUTPUT_PIXELS`).
       preset: the settings (for the L-CNN's shape).
 
     Returns:
@@ -201,18 +282,7 @@ def restore(image: jax.Array, inverse: Inverse, *, scale: int, color: str, metho
             f"method 'lcnn' runs the network on the whole {scale * image.shape[1]}x{scale * image.shape[0]} output "
             f"(about 1.2 KB of memory per pixel; at most {LCNN_MAX_OUTPUT_PIXELS} pixels); use method 'drk', the same linear map"
         )
-    upsampled = imresize(image, scale=scale)
-    use_luma = color == "y" and image.shape[-1] == 3
-    planes = rgb_to_ycbcr(upsampled)[..., :1] if use_luma else upsampled
-    if method == "drk":
-        restored = apply_drk(planes, inverse.drk)
-    else:
-        channels_first = jnp.moveaxis(planes, -1, 0)[..., None]  # [C, H, W, 1]
-        out = preset.fit.model.apply({"params": inverse.fit.params}, channels_first)
-        restored = jnp.moveaxis(out[..., 0], 0, -1)
-    if use_luma:
-        restored = ycbcr_to_rgb(jnp.concatenate([restored, rgb_to_ycbcr(upsampled)[..., 1:]], axis=-1))
-    return jnp.clip(restored, 0.0, 1.0)
+    return restore_with(image, restoration(inverse, method=method, preset=preset), scale=scale, color=color)
 
 
 def checked_preset(preset: str | Preset, *, method: str) -> Preset:
@@ -259,12 +329,13 @@ def super_resolve(
       (48, 48, 3)
     """
     preset = checked_preset(preset, method=method)
-    image = _check_image(image, scale)
-    estimate_key, inverse_key = jax.random.split(key)
+    image = checked_image(jnp.asarray(image), scale=scale)
+    estimate_key, inverse_key = stage_keys(key, preset=preset)
     if kernel is None:
         kernels = estimate_kernels(image, scale=scale, key=estimate_key, preset=preset)
     else:
-        kernels = as_gallery(kernel, preset=preset)
-    inverse = design_inverse(kernels, scale=scale, key=inverse_key, preset=preset)
+        kernels = as_kernels(kernel)
+    gallery = design_gallery(kernels, preset=preset)
+    inverse = design_inverse(gallery, scale=scale, key=inverse_key, preset=preset)
     out = restore(image, inverse, scale=scale, color=preset.color, method=method, preset=preset)
-    return SuperResolution(out, jnp.mean(kernels, axis=0), inverse.drk, inverse.fit)
+    return SuperResolution(out, jnp.mean(gallery, axis=0), inverse.drk, inverse.fit)

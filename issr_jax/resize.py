@@ -31,20 +31,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["imresize", "resize_weights"]
+__all__ = ["cubic", "imresize", "mirror_indices", "resize_weights"]
 
 
-def _cubic(distance: np.ndarray) -> np.ndarray:
-    """Keys cubic convolution kernel with a = -0.5 (MATLAB's ``cubic``)."""
-    x = np.abs(distance)
-    x2 = x * x
-    x3 = x2 * x
-    inner = (1.5 * x3 - 2.5 * x2 + 1.0) * (x <= 1.0)
-    outer = (-0.5 * x3 + 2.5 * x2 - 4.0 * x + 2.0) * ((x > 1.0) & (x <= 2.0))
-    return inner + outer
+def cubic(distance: np.ndarray) -> np.ndarray:
+    """Keys cubic convolution kernel with a = -0.5 (MATLAB's ``cubic``), float64.
+
+    The one copy: the resize taps and the LMMSE design's bicubic transfer both use it.
+    """
+    a = np.abs(distance)
+    return np.where(a <= 1, 1.5 * a**3 - 2.5 * a**2 + 1, np.where(a <= 2, -0.5 * a**3 + 2.5 * a**2 - 4 * a + 2, 0.0))
 
 
-def _mirror(indices: np.ndarray, length: int) -> np.ndarray:
+def mirror_indices(indices: np.ndarray, length: int) -> np.ndarray:
     """Maps 0-based indices outside [0, length) back inside with MATLAB 'symmetric'
     mirroring (the edge pixel is repeated: -1 -> 0, length -> length - 1)."""
     period = 2 * length
@@ -81,14 +80,14 @@ def resize_weights(
     taps = math.ceil(kernel_width) + 2
     indices = left[:, None] + np.arange(taps, dtype=np.float64)[None, :]  # 1-based
     distance = u[:, None] - indices
-    weights = scale * _cubic(distance * scale) if stretch else _cubic(distance)
+    weights = scale * cubic(distance * scale) if stretch else cubic(distance)
     weights = weights / weights.sum(axis=1, keepdims=True)
     # The first and last taps are always (numerically) zero; drop columns that are
     # zero for every output sample so the gather does no wasted work.
     keep = np.any(weights != 0.0, axis=0)
     first, last = np.argmax(keep), len(keep) - np.argmax(keep[::-1])
     weights = weights[:, first:last]
-    indices = _mirror(indices[:, first:last].astype(np.int64) - 1, in_length)
+    indices = mirror_indices(indices[:, first:last].astype(np.int64) - 1, in_length)
     return weights, indices.astype(np.int32)
 
 
@@ -111,7 +110,7 @@ def _phase_plan(in_length: int, out_length: int, scale: float, antialias: bool):
         return None
     i = np.arange(out_length) // s
     p = np.arange(out_length) % s
-    expected = _mirror(i[:, None] + offsets[p], in_length)
+    expected = mirror_indices(i[:, None] + offsets[p], in_length)
     # The float64 weights repeat with period s up to rounding (exactly for s = 2, 4).
     if not (np.array_equal(expected, indices) and np.allclose(phase_weights[p], weights, rtol=0, atol=1e-12)):
         return None

@@ -17,7 +17,7 @@ IMAGE_FUNCTIONS = [
     issr_jax.estimate_kernels,
     issr_jax.paper_sigma,
     issr_jax.kernel_gallery,
-    issr_jax.estimate_kernel,
+    issr_jax.estimate_spectral_kernel,
     metrics.psnr,
     metrics.ssim,
     metrics.niqe,

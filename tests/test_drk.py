@@ -7,6 +7,7 @@ import pytest
 from scipy import signal
 
 from issr_jax import drk as drk_lib
+from issr_jax.dil.fit import extract_drk
 from issr_jax.dil.lcnn import LCNN
 
 
@@ -37,7 +38,7 @@ def test_apply_drk_jit_and_eager_agree():
 def test_drk_apply_equals_lcnn_away_from_borders():
     model = LCNN()
     params = model.init_params(jax.random.key(3))
-    drk = drk_lib.extract_drk(params, model=model, size=11)
+    drk = extract_drk(params, model=model, size=11)
     image = jax.random.uniform(jax.random.key(4), (48, 40, 1))
     via_network = model.apply({"params": params}, image[None])[0]
     via_drk = drk_lib.apply_drk(image, drk)

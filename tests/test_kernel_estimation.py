@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-from issr_jax.kernels import spectral as kernel_estimation
+from issr_jax.kernels import spectral
 
-from issr_jax.restoration import lmmse as restoration_filter
+from issr_jax.restoration import lmmse
 from issr_jax.app.demo import degrade
 from issr_jax.drk import apply_drk
 from issr_jax.kernels.gaussian import kernel_covariance, kernel_from_covariance
@@ -33,19 +33,19 @@ def test_recovers_known_gaussian(scale, covariance):
     the synthetic image's strong fine detail reads as sharpness); asserted within 0.2 px."""
     hr = power_law_image(1024, seed=scale, alpha=2.5)
     lr = degrade(hr, scale=scale, covariance=np.array(covariance), size=8 * scale + 1)
-    estimate, alpha = kernel_estimation.spectral_covariance(lr[..., 0], scale=scale)
+    estimate, alpha = spectral.spectral_covariance(lr[..., 0], scale=scale)
     true_sigmas = np.sqrt(np.linalg.eigvalsh(covariance))
     got_sigmas = np.sqrt(np.linalg.eigvalsh(np.asarray(estimate)))
     np.testing.assert_allclose(got_sigmas, true_sigmas, atol=0.2)
     assert 2.3 < float(alpha) < 2.9  # the image's own slope (2.5) is found too
-    kernel = kernel_estimation.estimate_kernel(lr[..., 0], scale=scale)
+    kernel = spectral.estimate_spectral_kernel(lr[..., 0], scale=scale)
     assert kernel.shape == (10 * scale + 1,) * 2
     assert abs(float(kernel.sum()) - 1) < 1e-5
 
 
 def test_periodogram_of_white_noise_is_flat():
     noise = np.random.default_rng(0).normal(size=(512, 512)).astype(np.float32)
-    power, fy, fx = kernel_estimation.welch_periodogram(noise)
+    power, fy, fx = spectral.welch_periodogram(noise)
     band = (np.hypot(fy, fx) > 0.05) & (np.hypot(fy, fx) < 0.45)
     assert float(np.mean(np.asarray(power)[band])) == pytest.approx(1.0, rel=0.05)
 
@@ -84,9 +84,9 @@ def test_lmmse_matches_float64_numpy_design(point_symmetric):
     o = np.arange(-10, 11)
     oy, ox = (a.ravel() for a in np.meshgrid(o, o, indexing="ij"))
     R = Ruu[(oy[None] - oy[:, None]) % n, (ox[None] - ox[:, None]) % n]
-    R += restoration_filter.RIDGE * Ruu[0, 0] * np.eye(size * size)
+    R += lmmse.RIDGE * Ruu[0, 0] * np.eye(size * size)
     expected = solve(R, Rux[oy % n, ox % n], assume_a="pos").reshape(size, size)
-    got = restoration_filter.lmmse_restoration_kernel(kernel, scale=scale)
+    got = lmmse.lmmse_restoration_kernel(kernel, scale=scale)
     np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())
 
 
@@ -96,8 +96,8 @@ def test_point_symmetric_shortcut_equals_the_full_solve():
     kernel = np.asarray(kernel_from_covariance(np.array([[3.0, 1.0], [1.0, 2.0]]) * 4, size=41), np.float64)
     nudged = kernel.copy()
     nudged[20, 21] += 1e-12
-    half = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4))
-    full = np.asarray(restoration_filter.lmmse_restoration_kernel(nudged, scale=4))
+    half = np.asarray(lmmse.lmmse_restoration_kernel(kernel, scale=4))
+    full = np.asarray(lmmse.lmmse_restoration_kernel(nudged, scale=4))
     np.testing.assert_array_equal(half, half[::-1, ::-1])
     np.testing.assert_allclose(half, full, atol=1e-6 * np.abs(full).max())
 
@@ -106,8 +106,8 @@ def test_ridge_keeps_the_drk_small_without_changing_what_it_passes():
     """Unregularised, the x4 equations leave the DRK free where bicubic passes nothing
     (taps of +-50 and more seen); the ridge removes that. Both restore alike."""
     kernel = np.asarray(kernel_from_covariance(np.eye(2) * 16.0, size=41))
-    ridged = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4))
-    free = np.asarray(restoration_filter.lmmse_restoration_kernel(kernel, scale=4, ridge=0.0))
+    ridged = np.asarray(lmmse.lmmse_restoration_kernel(kernel, scale=4))
+    free = np.asarray(lmmse.lmmse_restoration_kernel(kernel, scale=4, ridge=0.0))
     assert np.abs(ridged).max() < 2.0 < np.abs(free).max()
     hr = power_law_image(256, seed=3)
     lr = degrade(hr, scale=4, covariance=np.eye(2) * 16.0, size=41)
@@ -119,10 +119,10 @@ def test_ridge_keeps_the_drk_small_without_changing_what_it_passes():
 
 def test_lmmse_batches_over_leading_axes():
     kernels = np.stack([np.asarray(kernel_from_covariance(np.eye(2) * v, size=11)) for v in (0.5, 1.0, 2.0)])
-    batched = restoration_filter.lmmse_restoration_kernel(kernels, scale=2)
+    batched = lmmse.lmmse_restoration_kernel(kernels, scale=2)
     assert batched.shape == (3, 21, 21)
     for i in range(3):
-        single = restoration_filter.lmmse_restoration_kernel(kernels[i], scale=2)
+        single = lmmse.lmmse_restoration_kernel(kernels[i], scale=2)
         # Equal up to the conditioning of the float64 solve (batched LAPACK blocks differ).
         np.testing.assert_allclose(batched[i], single, atol=2e-5 * float(np.abs(single).max()))
         assert abs(float(batched[i].sum()) - 1) < 0.02  # DC is preserved (measured within 0.5 %)
@@ -135,7 +135,7 @@ def test_inverse_of_known_kernel_beats_bicubic_on_synthetic_image():
     lr = degrade(hr, scale=2, covariance=cov, size=17)
     upsampled = np.asarray(imresize(lr, scale=2))
     kernel = np.asarray(kernel_from_covariance(cov, size=21))
-    restored = np.asarray(apply_drk(upsampled, restoration_filter.lmmse_restoration_kernel(kernel, scale=2)))
+    restored = np.asarray(apply_drk(upsampled, lmmse.lmmse_restoration_kernel(kernel, scale=2)))
     gain = float(psnr(np.clip(restored, 0, 1), hr, crop_border=2)) - float(psnr(np.clip(upsampled, 0, 1), hr, crop_border=2))
     assert gain > 1.5
 
@@ -144,7 +144,7 @@ def test_refuses_tracers():
     import jax
 
     with pytest.raises(TypeError, match="outside jit"):
-        jax.jit(lambda k: restoration_filter.lmmse_restoration_kernel(k, scale=2))(np.ones((11, 11)) / 121)
+        jax.jit(lambda k: lmmse.lmmse_restoration_kernel(k, scale=2))(np.ones((11, 11)) / 121)
 
 
 @pytest.mark.data
@@ -157,7 +157,7 @@ def test_div2krk_true_kernels_are_recovered(datasets):
     for name in ("2", "14", "24"):
         lr = read_image(datasets / "DIV2KRK" / "LR_x2" / f"im_{name}.png").pixels
         true = scipy.io.loadmat(datasets / "DIV2KRK" / "kernels_x2" / f"kernel_{name}.mat")["Kernel"]
-        cov, _ = kernel_estimation.spectral_covariance(rgb_to_y(lr), scale=2)
+        cov, _ = spectral.spectral_covariance(rgb_to_y(lr), scale=2)
         true_sigmas = np.sqrt(np.linalg.eigvalsh(np.asarray(kernel_covariance(true))))
         errors.append(np.abs(np.sqrt(np.linalg.eigvalsh(np.asarray(cov))) - true_sigmas) / true_sigmas)
     assert np.mean(errors) < 0.2  # measured mean relative sigma error on these three: see RESULTS.md
@@ -168,5 +168,5 @@ def test_slope_is_bounded_below_by_two():
     keeps alpha = 2 and puts the remainder into the blur, not below it."""
     hr = power_law_image(1024, seed=7, alpha=1.2)
     lr = degrade(hr, scale=2, covariance=np.eye(2) * 1.0, size=17)
-    _, alpha = kernel_estimation.spectral_covariance(lr[..., 0], scale=2)
-    assert float(alpha) == pytest.approx(kernel_estimation.MIN_SLOPE)
+    _, alpha = spectral.spectral_covariance(lr[..., 0], scale=2)
+    assert float(alpha) == pytest.approx(spectral.MIN_SLOPE)

@@ -9,7 +9,7 @@ from scipy import signal
 from issr_jax.dil import identity_loss
 
 from issr_jax.dil import lcnn
-from issr_jax.drk import extract_drk
+from issr_jax.dil.fit import extract_drk
 from issr_jax.kernels.gaussian import gaussian_kernel
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
+from issr_jax.batch import canvases
 from issr_jax.app.demo import degrade, demo_image
 from issr_jax.io import read_image, write_image
 
@@ -160,14 +161,12 @@ def test_a_non_finite_result_is_reported_and_not_written(scene, tmp_path, monkey
     """The writer refuses NaN (the pipeline clips, so only a bug could make one)."""
     import jax
 
-    from issr_jax.app import runner as files
-
-    from issr_jax.batch import canvases as tiling
+    from issr_jax.app import runner
     from issr_jax.io import ImageError
 
     write_image(tmp_path / "in.png", scene)
-    real = tiling.restore_canvases
-    monkeypatch.setattr(tiling, "restore_canvases", lambda *a, **k: [np.full_like(x, np.nan) for x in real(*a, **k)])
+    real = canvases.restore_canvases
+    monkeypatch.setattr(canvases, "restore_canvases", lambda *a, **k: [np.full_like(x, np.nan) for x in real(*a, **k)])
     with pytest.raises(ImageError, match="in.png: super-resolution produced values that cannot be written.*NaN"):
-        files.super_resolve_file(tmp_path / "in.png", tmp_path / "out.png", scale=2, key=jax.random.key(0))
+        runner.super_resolve_file(tmp_path / "in.png", tmp_path / "out.png", scale=2, key=jax.random.key(0))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

@@ -12,9 +12,8 @@ SCRIPT = textwrap.dedent(
     import json
     import jax
     import numpy as np
-    from issr_jax.batch import chunks as dataset
-    from issr_jax.batch import canvases as tiling
     from issr_jax.app.demo import degrade, demo_image
+    from issr_jax.batch import chunks, mesh, tiles
     from issr_jax.dil.fit import FitConfig
     from issr_jax.presets import PAPER
 
@@ -22,21 +21,21 @@ SCRIPT = textwrap.dedent(
     scene = degrade(demo_image(size=192), scale=2)
     shapes = [(40, 56), (56, 40), (44, 60), (48, 48), (96, 80)]
     images = [np.ascontiguousarray(scene[:h, :w]) for h, w in shapes]
-    one, four = tiling.batch_mesh(jax.devices()[:1]), tiling.batch_mesh()
+    one, four = mesh.batch_mesh(jax.devices()[:1]), mesh.batch_mesh()
     key = jax.random.key(0)
     report = {}
-    a = dataset.super_resolve_dataset(images, scale=2, key=key, mesh=one)
-    b = dataset.super_resolve_dataset(images, scale=2, key=key, mesh=four)
+    a = chunks.super_resolve_dataset(images, scale=2, key=key, mesh=one)
+    b = chunks.super_resolve_dataset(images, scale=2, key=key, mesh=four)
     report["default"] = max(float(np.abs(x.image - y.image).max()) for x, y in zip(a, b))
     report["default_kernel"] = max(float(np.abs(x.kernel - y.kernel).max()) for x, y in zip(a, b))
     tiny = PAPER.replace(num_kernels=8, fit=FitConfig(epochs=3, batch_size=4, learning_rate=0.01))
-    a = dataset.super_resolve_dataset(images[:3], scale=2, key=key, preset=tiny, mesh=one)
-    b = dataset.super_resolve_dataset(images[:3], scale=2, key=key, preset=tiny, mesh=four)
+    a = chunks.super_resolve_dataset(images[:3], scale=2, key=key, preset=tiny, mesh=one)
+    b = chunks.super_resolve_dataset(images[:3], scale=2, key=key, preset=tiny, mesh=four)
     report["paper_drk"] = max(float(np.abs(x.drk - y.drk).max()) for x, y in zip(a, b))
     report["paper"] = max(float(np.abs(x.image - y.image).max()) for x, y in zip(a, b))
     big = np.ascontiguousarray(np.tile(scene, (2, 2, 1))[:150, :170])
-    t1 = tiling.restore_tiled(big, a[0].drk, scale=2, use_luma=True, mesh=one, tile_side=96)
-    t4 = tiling.restore_tiled(big, a[0].drk, scale=2, use_luma=True, mesh=four, tile_side=96)
+    t1 = tiles.restore_tiled(big, a[0].drk, scale=2, color="y", mesh=one, tile_side=96)
+    t4 = tiles.restore_tiled(big, a[0].drk, scale=2, color="y", mesh=four, tile_side=96)
     report["tiles"] = float(np.abs(t1 - t4).max())
     print("REPORT", json.dumps(report))
     """

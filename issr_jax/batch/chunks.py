@@ -4,25 +4,28 @@
 for that image's shape. For a dataset this module runs each stage over a *chunk* of
 images at once:
 
-1. estimate: the `default` preset's spectral estimate needs only each image's Welch
-   tiles, gathered in NumPy; images with the same tile side and tile count (a power of
-   two) are estimated in one batched call (`kernel_estimation.estimate_kernels_batch`,
-   on one device: it is a few milliseconds per image). The paper's Eq. 5 gallery is
-   cheap and is drawn per image.
-2. invert: the chunk's inverses are designed in batched calls of one fixed size
-   (`pipeline.design_inverse_batch`), so one compile per run.
-3. restore: images are placed on bucket canvases (`tiling.make_canvas`) and restored a
-   mesh's worth at a time; outputs above `tiling.TILE_THRESHOLD_PIXELS` go through
-   overlapping tiles (`tiling.restore_tiled`).
+1. estimate (`estimate_chunk`): the `default` preset's spectral estimate needs only each
+   image's Welch tiles, gathered in NumPy; images with the same tile side and tile count
+   (a power of two) are estimated in one batched call
+   (`kernels.spectral.estimate_spectral_kernels`, on one device: it is a few
+   milliseconds per image). The paper's Eq. 5 gallery is cheap and is drawn per image
+   (`pipeline.estimate_kernels`).
+2. invert (`design_chunk`): the chunk's inverses are designed in batched calls of one
+   fixed size (`pipeline.design_inverse_batch`), so one compile per run.
+3. restore (`restore_chunk`): images are placed on bucket canvases
+   (`batch.canvases.make_canvas`) and restored a mesh's worth at a time; outputs above
+   `batch.tiles.TILE_THRESHOLD_PIXELS` go through overlapping tiles
+   (`batch.tiles.restore_tiled`).
 
 Compiles are bounded by the number of restore buckets (four sides per octave) and Welch
 tile shapes, not by the number of distinct image sizes. Restores are split over all
-local devices with a 1-D "batch" mesh (`tiling.batch_mesh`); several hosts each take
-`shard_files(...)` of the file list.
+local devices with a 1-D "batch" mesh (`batch.mesh.batch_mesh`); several hosts each
+take `batch.mesh.shard_files(...)` of the file list.
 
-Every image uses the same `key` (as `files.super_resolve_folder`), so an image's result
-does not depend on the other images or on the chunk it falls in, and equals
-`pipeline.super_resolve(image, key=key)` to float rounding (~1e-6).
+Every image uses the same `key` (as `app.runner.super_resolve_folder`), split once by
+`pipeline.stage_keys`, so an image's result does not depend on the other images or on
+the chunk it falls in, and equals `pipeline.super_resolve(image, key=key)` to float
+rounding (~1e-6: batched programs vectorise differently).
 """
 
 from __future__ import annotations
@@ -37,28 +40,30 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from issr_jax.kernels import spectral as kernel_estimation
-
-from issr_jax.batch import canvases as tiling
+from issr_jax.batch import canvases, tiles
+from issr_jax.batch.mesh import AXIS, batch_mesh
+from issr_jax.kernels.spectral import estimate_spectral_kernels
 from issr_jax.pipeline import (
     Inverse,
     SuperResolution,
-    as_gallery,
+    as_kernels,
+    checked_image,
     checked_preset,
+    design_gallery,
     design_inverse_batch,
     estimate_kernels,
     restore,
-    validate_image,
+    stage_keys,
 )
 from issr_jax.presets import Preset
 
 __all__ = [
     "CHUNK_SIZE",
     "ChunkResult",
-    "estimate_kernels_batch",
-    "design_inverses",
-    "restore_batch",
-    "shard_files",
+    "chunks",
+    "design_chunk",
+    "estimate_chunk",
+    "restore_chunk",
     "super_resolve_chunk",
     "super_resolve_dataset",
 ]
@@ -68,16 +73,6 @@ FIRST_CHUNK_SIZE = 8  # a smaller first chunk: outputs start to be written soone
 CHUNK_PIXELS = 16_000_000  # ... and the LR pixels of one chunk (about 200 MB as float32 RGB)
 INVERT_BATCH = 8  # LMMSE inverses per call (x4: ~4 MB each); the last call is padded
 FIT_BATCH = 2  # identity fits per device per call: fixed, so results do not depend on the device count
-
-
-def shard_files(files: Sequence, process_index: int, process_count: int) -> list:
-    """This process's share of a file list: `files[process_index::process_count]`.
-
-    Every file goes to exactly one process, so only its owner reads and writes it.
-    """
-    if not 0 <= process_index < process_count:
-        raise ValueError(f"process_index must be in [0, {process_count}), got {process_index}")
-    return list(files)[process_index::process_count]
 
 
 def chunks(sizes: Sequence[int], *, chunk_size: int = CHUNK_SIZE, chunk_pixels: int = CHUNK_PIXELS, first_size: int = FIRST_CHUNK_SIZE) -> list[range]:
@@ -100,20 +95,22 @@ def chunks(sizes: Sequence[int], *, chunk_size: int = CHUNK_SIZE, chunk_pixels: 
 # ------------------------------------------------------------------------------- estimate
 
 
-def estimate_kernels_batch(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset) -> list[np.ndarray]:
-    """Stage 1 for many images: `[N, k, k]` kernels per image, as `pipeline.estimate_kernels`.
+def estimate_chunk(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset) -> list[np.ndarray]:
+    """Stage 1 for a chunk: each image's `pipeline.estimate_kernels`, as `[N, k, k]` NumPy.
 
-    The spectral estimate goes through `kernel_estimation.estimate_kernels_batch` (a few
-    batched calls, whatever the image sizes); the paper's Eq. 5 gallery is a few image
-    statistics and N Gaussians, drawn per image.
+    The spectral estimate goes through `estimate_spectral_kernels` (a few batched calls,
+    whatever the image sizes), then `pipeline.as_kernels` as for one image; the paper's
+    Eq. 5 gallery is a few image statistics and N Gaussians, drawn per image.
 
     Args:
-      images: `[H_i, W_i, C_i] float32` in [0, 1] (checked with `pipeline`'s rules).
-      key: the estimation key (the first half of `jax.random.split(key)`), shared by all.
+      images: `[H_i, W_i, C_i] float32` in [0, 1] (from `pipeline.checked_image`).
+      scale: integer SR factor.
+      key: the estimation key (`pipeline.stage_keys`), shared by all images.
+      preset: `preset.estimator` picks the estimator.
     """
     if preset.estimator != "spectral":
         return [np.asarray(estimate_kernels(jnp.asarray(im), scale=scale, key=key, preset=preset)) for im in images]
-    return [kernel[None] for kernel in kernel_estimation.estimate_kernels_batch(images, scale=scale)]
+    return [np.asarray(as_kernels(kernel)) for kernel in estimate_spectral_kernels(images, scale=scale)]
 
 
 # --------------------------------------------------------------------------------- invert
@@ -128,13 +125,13 @@ def _sharded_fit(mesh, scale: int, preset: Preset):
     on, parameters initialised inside the function count as device-invariant and their
     gradients get summed over devices, coupling the images' fits.
     """
-    spec = PartitionSpec(tiling.AXIS)
+    spec = PartitionSpec(AXIS)
     fit = lambda kernels, keys: design_inverse_batch(kernels, scale=scale, keys=keys, preset=preset)
     return jax.jit(jax.shard_map(fit, mesh=mesh, in_specs=(spec, spec), out_specs=spec, check_vma=False))
 
 
-def design_inverses(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset, mesh) -> Inverse:
-    """Stage 2 for many images, in batched calls (`pipeline.design_inverse_batch`).
+def design_chunk(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset, mesh) -> Inverse:
+    """Stage 2 for a chunk, in batched calls (`pipeline.design_inverse_batch`).
 
     Each call designs `INVERT_BATCH` closed-form inverses (the last call padded: one
     compiled shape per run; on this CPU a call of 8 costs as much per inverse as one of
@@ -143,14 +140,18 @@ def design_inverses(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Arr
     by repeating the last gallery, so memory stays bounded whatever the chunk size.
 
     Args:
-      galleries: `[N, k, k]` each (same N and k); key: the inversion key, shared by all.
+      galleries: `[N, k, k]` each (same N and k), from `pipeline.design_gallery`.
+      scale: integer SR factor.
+      key: the inversion key (`pipeline.stage_keys`), shared by all.
+      preset: `preset.inverse` picks the identity fit or the closed form.
+      mesh: from `batch.mesh.batch_mesh` (the identity fits are split over it).
 
     Returns:
       `Inverse` with NumPy leaves of leading axis `len(galleries)`.
     """
     count = len(galleries)
     step = FIT_BATCH * mesh.size if preset.inverse == "dil" else INVERT_BATCH
-    sharding = NamedSharding(mesh, PartitionSpec(tiling.AXIS))
+    sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     parts = []
     for start in range(0, count, step):
         stacked = np.stack([galleries[min(i, count - 1)] for i in range(start, start + step)]).astype(np.float32)
@@ -166,7 +167,7 @@ def design_inverses(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Arr
 # -------------------------------------------------------------------------------- restore
 
 
-def restore_batch(
+def restore_chunk(
     images: Sequence[np.ndarray],
     drks: Sequence[np.ndarray],
     *,
@@ -174,9 +175,9 @@ def restore_batch(
     color: str,
     mesh,
     on_result: Callable[[int, np.ndarray], None],
-    tile_threshold: int = tiling.TILE_THRESHOLD_PIXELS,
+    tile_threshold: int = tiles.TILE_THRESHOLD_PIXELS,
 ) -> None:
-    """Stage 3 (method "drk") for many images, bucketed, a mesh's worth per call.
+    """Stage 3 (method "drk") for a chunk, bucketed, a mesh's worth per call.
 
     Calls `on_result(i, [s H_i, s W_i, C_i] float32)` as each image is done (so the
     caller can write it and let it go), bucket by bucket.
@@ -184,29 +185,21 @@ def restore_batch(
     groups: dict[tuple, list[int]] = {}
     for i, (image, drk) in enumerate(zip(images, drks)):
         h, w, c = image.shape
-        use_luma = color == "y" and c == 3
-        if tiling.needs_tiles(h, w, scale=scale, threshold=tile_threshold):
-            on_result(i, tiling.restore_tiled(image, drk, scale=scale, use_luma=use_luma, mesh=mesh))
+        if tiles.needs_tiles(h, w, scale=scale, threshold=tile_threshold):
+            on_result(i, tiles.restore_tiled(image, drk, scale=scale, color=color, mesh=mesh))
             continue
-        bucket = tiling.canvas_shape(h, w, scale=scale, drk_size=drk.shape[0])
-        groups.setdefault((bucket, c, use_luma, drk.shape[0]), []).append(i)
-    for (bucket, _, use_luma, drk_size), members in groups.items():
+        bucket = canvases.canvas_shape(h, w, scale=scale, drk_size=drk.shape[0])
+        groups.setdefault((bucket, c, drk.shape[0]), []).append(i)
+    for (bucket, _, drk_size), members in groups.items():
         for start in range(0, len(members), mesh.size):
             batch = members[start : start + mesh.size]
-            canvases = [tiling.make_canvas(images[i], scale=scale, drk_size=drk_size, shape=bucket) for i in batch]
-            outs = tiling.restore_canvases(canvases, [drks[i] for i in batch], scale=scale, use_luma=use_luma, mesh=mesh)
+            placed = [canvases.make_canvas(images[i], scale=scale, drk_size=drk_size, shape=bucket) for i in batch]
+            outs = canvases.restore_canvases(placed, [drks[i] for i in batch], scale=scale, color=color, mesh=mesh)
             for i, out in zip(batch, outs):
                 on_result(i, out)
 
 
 # ---------------------------------------------------------------------------- the chunk
-
-
-def _checked(image: np.ndarray, scale: int) -> np.ndarray:
-    """`pipeline._check_image` in NumPy (no per-shape JAX call): `[H, W, C] float32`."""
-    image = np.asarray(image)
-    validate_image(image.shape, image.dtype, scale)
-    return (image[..., None] if image.ndim == 2 else image).astype(np.float32, copy=False)
 
 
 def _supplied_kernels(kernel, count: int) -> np.ndarray | None:
@@ -242,7 +235,7 @@ def super_resolve_chunk(
     mesh=None,
     on_result: Callable[[ChunkResult], None],
     timings: dict | None = None,
-    tile_threshold: int = tiling.TILE_THRESHOLD_PIXELS,
+    tile_threshold: int = tiles.TILE_THRESHOLD_PIXELS,
 ) -> None:
     """Runs the three stages over a chunk of images, each stage batched.
 
@@ -251,7 +244,7 @@ def super_resolve_chunk(
       scale, key, preset, method: as in `pipeline.super_resolve`; every image uses `key`.
       kernel: None (estimate each image's), one `[k, k]` kernel for every image, or a
         sequence of `[k, k]` kernels (same k), one per entry of `images`.
-      mesh: from `tiling.batch_mesh` (default: all local devices).
+      mesh: from `batch.mesh.batch_mesh` (default: all local devices).
       on_result: called once per (non-None) image with a `ChunkResult`, as soon as that
         image is restored; an image the pipeline rejects gets its error instead, and the
         others go on.
@@ -260,35 +253,33 @@ def super_resolve_chunk(
     preset = checked_preset(preset, method=method)
     kernel = _supplied_kernels(kernel, len(images))
     per_image = kernel is not None and kernel.ndim == 3
-    mesh = mesh or tiling.batch_mesh()
+    mesh = mesh or batch_mesh()
     timings = {} if timings is None else timings
     ready = []
     for i, image in enumerate(images):
         if image is None:
             continue
         try:
-            ready.append((i, _checked(image, scale)))
+            ready.append((i, checked_image(np.asarray(image), scale=scale)))
         except (ValueError, TypeError) as error:
             on_result(ChunkResult(i, error=error))
     if not ready:
         return
-    if preset.estimator == "paper" or preset.inverse == "dil":  # the random stages
-        estimate_key, inverse_key = jax.random.split(key)
-    else:  # the closed forms take no key (and a split would cost a compile)
-        estimate_key = inverse_key = key
+    estimate_key, inverse_key = stage_keys(key, preset=preset)
     pixels = [image for _, image in ready]
 
     start = time.perf_counter()
     if per_image:
-        galleries = [np.asarray(as_gallery(kernel[i], preset=preset)) for i, _ in ready]
+        estimates = [as_kernels(kernel[i]) for i, _ in ready]
     elif kernel is not None:  # one supplied kernel: one inverse for every image
-        galleries = [np.asarray(as_gallery(kernel, preset=preset))]
+        estimates = [as_kernels(kernel)]
     else:
-        galleries = estimate_kernels_batch(pixels, scale=scale, key=estimate_key, preset=preset)
+        estimates = estimate_chunk(pixels, scale=scale, key=estimate_key, preset=preset)
+    galleries = [np.asarray(design_gallery(e, preset=preset)) for e in estimates]
     timings["estimate"] = timings.get("estimate", 0.0) + time.perf_counter() - start
 
     start = time.perf_counter()
-    inverses = design_inverses(galleries, scale=scale, key=inverse_key, preset=preset, mesh=mesh)
+    inverses = design_chunk(galleries, scale=scale, key=inverse_key, preset=preset, mesh=mesh)
     drks = np.asarray(inverses.drk, np.float32)
     shared = kernel is not None and not per_image  # one inverse serves every image
     pick = (lambda j: 0) if shared else (lambda j: j)
@@ -302,7 +293,7 @@ def super_resolve_chunk(
 
     start = time.perf_counter()
     if method == "drk":
-        restore_batch(
+        restore_chunk(
             pixels,
             [drks[pick(j)] for j in range(len(pixels))],
             scale=scale,
@@ -344,7 +335,7 @@ def super_resolve_dataset(
       preset, method: as in `pipeline.super_resolve`.
       kernel: None (estimate each image's), one `[k, k]` kernel for all, or one per image.
       chunk_size: images per chunk (memory bound).
-      mesh: from `tiling.batch_mesh` (default: all local devices).
+      mesh: from `batch.mesh.batch_mesh` (default: all local devices).
 
     Returns:
       list of `SuperResolution` (the image as `[s H, s W, C] float32` NumPy), in order.

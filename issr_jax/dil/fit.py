@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 
-from issr_jax.drk import extract_drk
-from issr_jax.dil.identity_loss import LossWeights, dil_objective
+from issr_jax.dil.identity_loss import LossWeights, centred_impulse, dil_objective
 
 if TYPE_CHECKING:
+    import flax.linen as nn
     import optax
 
     from issr_jax.dil.lcnn import LCNN
 
-__all__ = ["FitConfig", "FitResult", "fit_inverse", "fit_inverse_batch", "learning_rate_schedule"]
+__all__ = ["FitConfig", "FitResult", "extract_drk", "fit_inverse", "fit_inverse_batch", "learning_rate_schedule"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +78,14 @@ class FitResult(NamedTuple):
     params: Any  # L-CNN parameters
     drk: jax.Array  # [d, d] impulse response of the fitted L-CNN
     losses: jax.Array  # [steps] training loss per Adam step
+
+
+def extract_drk(params, *, model: nn.Module, size: int) -> jax.Array:
+    """The Deep Restoration Kernel: the network's impulse response, `[size, size] float32`
+    (size = its receptive field). By linearity `LCNN(x) = x (*) h` (true convolution)
+    away from the borders, so `drk.apply_drk` with it is the network."""
+    impulse = centred_impulse(size)[None, :, :, None]
+    return model.apply({"params": params}, impulse)[0, :, :, 0]
 
 
 def learning_rate_schedule(config: FitConfig, *, steps_per_epoch: int) -> optax.Schedule:

@@ -39,8 +39,8 @@ __all__ = [
     "welch_tile_corners",
     "welch_periodogram",
     "spectral_covariance",
-    "estimate_kernel",
-    "estimate_kernels_batch",
+    "estimate_spectral_kernel",
+    "estimate_spectral_kernels",
     "estimated_kernel_size",
 ]
 
@@ -60,7 +60,7 @@ MIN_SLOPE = 2.0
 BAND = (0.05, 0.45)  # LR frequencies (cycles per LR pixel) of the fit: above the DC, below aliasing
 SNR_MIN = 10.0  # frequencies with power below SNR_MIN x the noise floor are left out
 MAX_TILES = 128  # Welch tiles per image: a large image spreads this many over its area
-ESTIMATE_BATCH = 4  # images per call of `estimate_kernels_batch` (fixed: see there)
+ESTIMATE_BATCH = 4  # images per call of `estimate_spectral_kernels` (fixed: see there)
 
 
 def welch_tile_side(height: int, width: int, tile: int = 128) -> int:
@@ -232,7 +232,7 @@ def _gaussian_from_fit(eigenvalues: jax.Array, eigenvectors: jax.Array, *, scale
     return kernel_from_precision(precision, size=estimated_kernel_size(scale))
 
 
-def estimate_kernel(image: jax.Array, *, scale: int) -> jax.Array:
+def estimate_spectral_kernel(image: jax.Array, *, scale: int) -> jax.Array:
     """The blind kernel estimate: a Gaussian with the fitted spectral covariance.
 
     Args:
@@ -248,7 +248,7 @@ def estimate_kernel(image: jax.Array, *, scale: int) -> jax.Array:
 
 
 def _kernel_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> jax.Array:
-    """`estimate_kernel` of one image from its Welch tiles (`[M, t, t, C]`, C = 1 or 3:
+    """`estimate_spectral_kernel` of one image from its Welch tiles (`[M, t, t, C]`, C = 1 or 3:
     the luma is per pixel, so it is taken per tile)."""
     luma = rgb_to_y(tiles) if tiles.shape[-1] == 3 else tiles[..., 0]
     power, _, _ = _welch_from_tiles(luma * 255.0, weights)
@@ -261,8 +261,8 @@ def _kernels_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> 
     return jax.vmap(functools.partial(_kernel_from_tiles, scale=scale))(tiles, weights)
 
 
-def estimate_kernels_batch(images: Sequence[np.ndarray], *, scale: int) -> np.ndarray:
-    """`estimate_kernel` for many images of any sizes, in a few batched calls.
+def estimate_spectral_kernels(images: Sequence[np.ndarray], *, scale: int) -> np.ndarray:
+    """`estimate_spectral_kernel` for many images of any sizes, in a few batched calls.
 
     The estimate needs only each image's Welch tiles, gathered here in NumPy; images
     with the same tile side and (power-of-two) tile count share a compiled program and
@@ -279,7 +279,7 @@ def estimate_kernels_batch(images: Sequence[np.ndarray], *, scale: int) -> np.nd
       scale: the SR factor.
 
     Returns:
-      `[N, 10 s + 1, 10 s + 1] float32` NumPy, as `estimate_kernel` of each image (equal
+      `[N, 10 s + 1, 10 s + 1] float32` NumPy, as `estimate_spectral_kernel` of each image (equal
       to float rounding).
     """
     images = [np.asarray(image, np.float32) for image in images]

@@ -34,6 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from issr_jax.resize import cubic
+
 __all__ = ["RIDGE", "restoration_kernel_size", "lmmse_restoration_kernel"]
 
 # Ridge of the normal equations, relative to the upsampled image's variance: a white
@@ -50,18 +52,13 @@ def restoration_kernel_size(scale: int) -> int:
     return 21 if scale == 2 else 31
 
 
-def _cubic(x: np.ndarray) -> np.ndarray:
-    a = np.abs(x)
-    return np.where(a <= 1, 1.5 * a**3 - 2.5 * a**2 + 1, np.where(a <= 2, -0.5 * a**3 + 2.5 * a**2 - 4 * a + 2, 0.0))
-
-
 def _bicubic_transfer(scale: int, n: int) -> np.ndarray:
     """1-D DFT (length n) of the bicubic x`scale` interpolation weights of one LR sample,
     indexed by the HR offset from pixel `s n + s // 2`."""
     offsets = np.arange(-2 * scale - 1, 2 * scale + 2)
     distance = offsets + scale // 2 - (scale - 1) / 2  # from the sample's true position
     taps = np.zeros(n)
-    np.add.at(taps, offsets % n, _cubic(distance / scale))
+    np.add.at(taps, offsets % n, cubic(distance / scale))
     return np.fft.fft(taps)
 
 
