@@ -76,13 +76,13 @@ def _child_bicubic(inputs: str, scale: int, **_) -> dict:
 
 
 def _child_folder(inputs: str, outputs: str, scale: int, **_) -> dict:
-    """`files.super_resolve_folder` in process: the sum of each stage over the files."""
+    """`app.runner.super_resolve_folder` in process: the sum of each stage over the files."""
     import jax
 
-    from issr_jax.app.cli import _enable_compilation_cache
-    from issr_jax.app.runner import super_resolve_folder
+    from issr_jax.app.compile_cache import enable_compilation_cache
+    from issr_jax.app.runner import Status, super_resolve_folder
 
-    _enable_compilation_cache()
+    enable_compilation_cache()
     start = time.perf_counter()
     summary = super_resolve_folder(inputs, outputs, scale=scale, key=jax.random.key(0), overwrite=True)
     wall = time.perf_counter() - start
@@ -90,7 +90,7 @@ def _child_folder(inputs: str, outputs: str, scale: int, **_) -> dict:
     for outcome in summary.outcomes:
         for name, seconds in outcome.stages.items():
             stages[name] = stages.get(name, 0.0) + seconds
-    return {"wall": wall, "stages": stages, "done": summary.count("done")}
+    return {"wall": wall, "stages": stages, "done": summary.count(Status.DONE)}
 
 
 def _child_invert(scale: int, count: int, preset: str, **_) -> dict:
@@ -158,14 +158,14 @@ def _child_apply(image: str, scale: int, **_) -> dict:
 
 
 def _child_one_file(image: str, output: str, scale: int, **_) -> dict:
-    """One large file through `files.super_resolve_file` (tiles above the threshold)."""
+    """One large file through `app.runner.super_resolve_file` (tiles above the threshold)."""
     import jax
 
-    from issr_jax.app.cli import _enable_compilation_cache
+    from issr_jax.app.compile_cache import enable_compilation_cache
     from issr_jax.app.runner import super_resolve_file
     from issr_jax.io import read_image
 
-    _enable_compilation_cache()
+    enable_compilation_cache()
     outcome = super_resolve_file(image, output, scale=scale, key=jax.random.key(0), overwrite=True)
     return {"stages": outcome.stages, "shape": list(read_image(output).pixels.shape)}
 
@@ -248,7 +248,6 @@ def main(argv: list[str]) -> None:
 
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        cache = {"ISSR_JAX_CACHE_DIR": str(work / "xla_cache")}
         sections = set(_SECTIONS.value)
         first = sorted(div2krk.glob("*.png"))[0]
         if "bsd100" in sections:

@@ -6,11 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from issr_jax.batch import chunks as dataset
-
-from issr_jax.app import runner as files
-
-from issr_jax.batch import canvases as tiling
+from issr_jax.batch import canvases, chunks, mesh
+from issr_jax.app import runner
 from issr_jax.app.demo import degrade, demo_image
 from issr_jax.io import read_image, write_image
 from issr_jax.pipeline import super_resolve
@@ -45,7 +42,7 @@ COMPILES = CompileCounter()
 
 def test_dataset_matches_one_image_at_a_time():
     images = _images([(56, 40, 3), (33, 47, 1)])
-    results = dataset.super_resolve_dataset(images, scale=2, key=KEY)
+    results = chunks.super_resolve_dataset(images, scale=2, key=KEY)
     for image, result in zip(images, results):
         single = super_resolve(jnp.asarray(image), scale=2, key=KEY)
         assert result.image.shape == single.image.shape
@@ -58,8 +55,8 @@ def test_dataset_matches_one_image_at_a_time():
 
 def test_result_does_not_depend_on_the_other_images():
     images = _images([(40, 56, 3), (48, 60, 3), (44, 52, 3), (60, 41, 3), (35, 50, 3)], seed=1)
-    together = dataset.super_resolve_dataset(images, scale=2, key=KEY, chunk_size=4)
-    alone = dataset.super_resolve_dataset(images[3:4], scale=2, key=KEY)
+    together = chunks.super_resolve_dataset(images, scale=2, key=KEY, chunk_size=4)
+    alone = chunks.super_resolve_dataset(images[3:4], scale=2, key=KEY)
     np.testing.assert_array_equal(together[3].image, alone[0].image)
     np.testing.assert_array_equal(together[3].drk, alone[0].drk)
 
@@ -67,29 +64,29 @@ def test_result_does_not_depend_on_the_other_images():
 def test_mixed_sizes_compile_a_bounded_number_of_times():
     # Warm up one bucket, then a new folder of *different* sizes in the same buckets
     # must not compile anything (the per-shape pipeline would compile every stage).
-    dataset.super_resolve_dataset(_images([(42, 58, 3)]), scale=2, key=KEY)
+    chunks.super_resolve_dataset(_images([(42, 58, 3)]), scale=2, key=KEY)
     before = COMPILES.count
     shapes = [(41, 57, 3), (43, 59, 3), (41, 59, 3), (43, 57, 3), (42, 57, 3)]
-    assert {tiling.canvas_shape(h, w, scale=2, drk_size=21) for h, w, _ in shapes} == {(48, 64, False)}
-    results = dataset.super_resolve_dataset(_images(shapes, seed=2), scale=2, key=KEY)
+    assert {canvases.canvas_shape(h, w, scale=2, drk_size=21) for h, w, _ in shapes} == {(48, 64, False)}
+    results = chunks.super_resolve_dataset(_images(shapes, seed=2), scale=2, key=KEY)
     assert [r.image.shape[:2] for r in results] == [(2 * h, 2 * w) for h, w, _ in shapes]
     assert COMPILES.count - before == 0
 
 
 def test_shard_files_partitions_the_list_in_order():
     names = [f"im_{i}.png" for i in range(11)]
-    shares = [dataset.shard_files(names, i, 3) for i in range(3)]
+    shares = [mesh.shard_files(names, i, 3) for i in range(3)]
     assert sorted(sum(shares, [])) == sorted(names)
     assert shares[1] == ["im_1.png", "im_4.png", "im_7.png", "im_10.png"]
-    assert dataset.shard_files(names, 0, 1) == names
+    assert mesh.shard_files(names, 0, 1) == names
     with pytest.raises(ValueError):
-        dataset.shard_files(names, 3, 3)
+        mesh.shard_files(names, 3, 3)
 
 
 def test_chunks_bound_count_and_pixels():
-    parts = dataset.chunks([10, 10, 50, 10, 100, 1], chunk_size=3, chunk_pixels=60)
+    parts = chunks.chunks([10, 10, 50, 10, 100, 1], chunk_size=3, chunk_pixels=60)
     assert [list(p) for p in parts] == [[0, 1], [2, 3], [4], [5]]
-    parts = dataset.chunks([1] * 40, chunk_size=16, first_size=4)  # a short first chunk
+    parts = chunks.chunks([1] * 40, chunk_size=16, first_size=4)  # a short first chunk
     assert [len(p) for p in parts] == [4, 16, 16, 4]
 
 
@@ -105,24 +102,24 @@ def lr_folder(tmp_path_factory):
 def test_folder_run_equals_file_runs_resumes_and_reports(lr_folder, tmp_path):
     out = tmp_path / "sr"
     seen = []
-    summary = files.super_resolve_folder(
+    summary = runner.super_resolve_folder(
         lr_folder, out, scale=2, key=KEY, chunk_size=2, on_outcome=lambda i, n, o: seen.append((i, n, o.status))
     )
     assert [i for i, _, _ in seen] == list(range(5)) and all(n == 5 for _, n, _ in seen)
-    assert summary.count("done") == 4 and summary.count("failed") == 1
+    assert summary.count(runner.Status.DONE) == 4 and summary.count(runner.Status.FAILED) == 1
     assert "broken.png" in (out / "failures.txt").read_text()
     for i in range(4):  # the folder's pixels are those of a single-file run
         single = tmp_path / f"single_{i}.png"
-        files.super_resolve_file(lr_folder / f"im_{i}.png", single, scale=2, key=KEY)
+        runner.super_resolve_file(lr_folder / f"im_{i}.png", single, scale=2, key=KEY)
         np.testing.assert_array_equal(read_image(out / f"im_{i}.png").pixels, read_image(single).pixels)
     (out / "im_2.png").unlink()
-    again = files.super_resolve_folder(lr_folder, out, scale=2, key=KEY)
-    assert again.count("skipped") == 3 and again.count("done") == 1
+    again = runner.super_resolve_folder(lr_folder, out, scale=2, key=KEY)
+    assert again.count(runner.Status.SKIPPED) == 3 and again.count(runner.Status.DONE) == 1
 
 
 def test_per_image_kernels_must_match_the_images():
     images = _images([(40, 40, 3), (40, 48, 3)])
     with pytest.raises(ValueError, match="one \\[k, k\\] per image"):
-        dataset.super_resolve_dataset(images, scale=2, key=KEY, kernel=np.ones((3, 5, 5)))
+        chunks.super_resolve_dataset(images, scale=2, key=KEY, kernel=np.ones((3, 5, 5)))
     with pytest.raises(ValueError, match="same shape"):
-        dataset.super_resolve_dataset(images, scale=2, key=KEY, kernel=[np.ones((5, 5)), np.ones((3, 3))])
+        chunks.super_resolve_dataset(images, scale=2, key=KEY, kernel=[np.ones((5, 5)), np.ones((3, 3))])

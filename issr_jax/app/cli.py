@@ -17,6 +17,7 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
+from issr_jax.app.compile_cache import enable_compilation_cache
 from issr_jax.io import DEFAULT_MAX_PIXELS, ImageError, OutputExistsError
 from issr_jax.presets import PRESETS
 
@@ -36,26 +37,6 @@ flags.DEFINE_bool("quiet", False, "Print only errors and the final summary.")
 flags.DEFINE_bool("verbose", False, "Also print the time of each stage.")
 flags.DEFINE_integer("batch_size", 64, "Images per batched chunk of a folder run (kernels, inverses and restores of a chunk run together; bounds memory).", lower_bound=1)
 flags.DEFINE_bool("distributed", False, "Several hosts: call jax.distributed.initialize() (Slurm, Cloud TPU, ... detected from the environment) and process only this host's share of the folder, files[process_index::process_count]. See docs/scaling.md.")
-
-CACHE_ENV = "ISSR_JAX_CACHE_DIR"  # where compiled programs are kept between runs; empty: no cache
-
-
-def _enable_compilation_cache() -> None:
-    """Keeps XLA's compiled programs on disk, so a second run skips most compiles
-    (seconds per image shape). Override the folder with $ISSR_JAX_CACHE_DIR; set it
-    empty to switch the cache off."""
-    import jax
-
-    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "issr_jax" / "xla"
-    folder = os.environ.get(CACHE_ENV, str(default))
-    if not folder:
-        return
-    jax.config.update("jax_compilation_cache_dir", folder)
-    # Every program: the LMMSE design compiles in under 0.2 s (the threshold used before)
-    # and was recompiled on every run; five small files in all for a BSD100 run.
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.01)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
 
 def _make_cpu_results_reproducible() -> None:
     """Same input, flags and seed must give the same bits. XLA:CPU's multi-threaded FFTs
@@ -89,13 +70,15 @@ def _format_seconds(seconds: float) -> str:
 
 
 def _progress(index: int, total: int, outcome, started: float) -> None:
-    if outcome.status == "failed":
+    from issr_jax.app.runner import Status
+
+    if outcome.status is Status.FAILED:
         _error(outcome.problem)
         return
     done = index + 1
     elapsed = time.perf_counter() - started
     eta = elapsed / done * (total - done)
-    detail = f"{outcome.seconds:.2f} s" if outcome.status == "done" else "skipped (output exists)"
+    detail = f"{outcome.seconds:.2f} s" if outcome.status is Status.DONE else "skipped (output exists)"
     line = f"[{done}/{total}] {outcome.input.name}: {detail}, ETA {_format_seconds(eta)}"
     if FLAGS.verbose and outcome.stages:
         line += " (" + ", ".join(f"{k} {v:.2f} s" for k, v in outcome.stages.items()) + ")"
@@ -119,12 +102,12 @@ def main(argv: list[str]) -> int:
     _make_cpu_results_reproducible()
     import jax
 
-    from issr_jax.app.runner import super_resolve_file, super_resolve_folder
+    from issr_jax.app.runner import FAILURES_NAME, Status, super_resolve_file, super_resolve_folder
     from issr_jax.io.kernel_files import read_kernel
 
     if FLAGS.distributed:
         jax.distributed.initialize()  # before any device is used
-    _enable_compilation_cache()
+    enable_compilation_cache()
 
     key = jax.random.key(FLAGS.seed)
     try:
@@ -154,16 +137,17 @@ def main(argv: list[str]) -> int:
             _error("--output is required with a folder --input (a folder to write into)")
             return 1
         started = time.perf_counter()
-        failures_name = "failures.txt"
+        failures_name, owns_folder = FAILURES_NAME, True
         try:
             share = None
             if FLAGS.distributed:
-                from issr_jax.batch.chunks import shard_files
+                from issr_jax.batch.mesh import shard_files
                 from issr_jax.io import list_images
 
                 index, count = jax.process_index(), jax.process_count()
                 share = shard_files(list_images(source)[0], index, count)
-                failures_name = f"failures.process{index}.txt" if count > 1 else failures_name
+                if count > 1:  # the hosts share the output folder
+                    failures_name, owns_folder = f"failures.process{index}.txt", False
                 _say(f"process {index} of {count}: {len(share)} files")
             summary = super_resolve_folder(
                 source,
@@ -172,6 +156,7 @@ def main(argv: list[str]) -> int:
                 files=share,
                 chunk_size=FLAGS.batch_size,
                 failures_name=failures_name,
+                remove_temporaries=owns_folder,
                 **common,
             )
         except ImageError as error:
@@ -180,9 +165,9 @@ def main(argv: list[str]) -> int:
         for path, reason in summary.ignored:
             if FLAGS.verbose:
                 _say(f"ignored {path.name}: {reason}")
-        failed = summary.count("failed")
+        failed = summary.count(Status.FAILED)
         print(
-            f"done {summary.count('done')}, skipped {summary.count('skipped')}, failed {failed}, "
+            f"done {summary.count(Status.DONE)}, skipped {summary.count(Status.SKIPPED)}, failed {failed}, "
             f"ignored {len(summary.ignored)} non-image entries, in {_format_seconds(summary.seconds)}"
             + (f"; failures listed in {Path(FLAGS.output) / failures_name}" if failed else ""),
             file=sys.stderr,
