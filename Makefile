@@ -18,8 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m issr_jax --output=issr_demo
 
-# Every test; those needing ../shared/datasets skip with a reason when it is absent.
+# Lint and format checks, then every test; those needing ../shared/datasets skip with a
+# reason when it is absent.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest tests -ra
 
 test-fast: $(STAMP)

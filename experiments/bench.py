@@ -1,6 +1,7 @@
 """Throughput benchmark: the dataset path against the floors the machine sets.
 
-    make bench        # = python -m experiments.bench [--data_root=../shared/datasets] [--sections=bsd100,div2krk,invert,apply,big]
+    make bench        # = python -m experiments.bench [--data_root=../shared/datasets]
+                      #   [--sections=bsd100,div2krk,invert,apply,big]
 
 Every measurement runs in a child process of its own, so its wall time includes Python
 and JAX start-up (and compilation, unless said "warm") and its peak resident memory
@@ -54,18 +55,25 @@ def _child_io_floor(inputs: str, outputs: str, **_) -> dict:
             read_image(path)
         read = time.perf_counter() - start
         for image in produced:
-            write_image(Path(folder) / image.path.name, image.pixels, dtype=image.dtype, compress_level=PNG_COMPRESS_LEVEL)
+            write_image(
+                Path(folder) / image.path.name, image.pixels, dtype=image.dtype, compress_level=PNG_COMPRESS_LEVEL
+            )
         write = time.perf_counter() - start - read
-    return {"read": read, "write": write, "images": len(produced), "pixels": int(np.sum([p.pixels.size for p in produced]))}
+    return {
+        "read": read,
+        "write": write,
+        "images": len(produced),
+        "pixels": int(np.sum([p.pixels.size for p in produced])),
+    }
 
 
 def _child_bicubic(inputs: str, scale: int, **_) -> dict:
     """The simplest pipeline: read, MATLAB bicubic, write (JAX start-up and compiles included)."""
+    import numpy as np
+
     from issr_jax.app.runner import PNG_COMPRESS_LEVEL
     from issr_jax.io import list_images, read_image, write_image
     from issr_jax.resize import imresize
-
-    import numpy as np
 
     with tempfile.TemporaryDirectory() as folder:
         for path in list_images(inputs)[0]:
@@ -106,7 +114,12 @@ def _child_invert(scale: int, count: int, preset: str, **_) -> dict:
     preset = get_preset(preset)
     rng = np.random.default_rng(0)
     if preset.estimator == "spectral":
-        make = lambda: gaussian_kernel(size=10 * scale + 1, sigma_x=rng.uniform(0.4, 1.2) * scale, sigma_y=rng.uniform(0.4, 1.2) * scale, theta=rng.uniform(0, 3))
+        make = lambda: gaussian_kernel(
+            size=10 * scale + 1,
+            sigma_x=rng.uniform(0.4, 1.2) * scale,
+            sigma_y=rng.uniform(0.4, 1.2) * scale,
+            theta=rng.uniform(0, 3),
+        )
         galleries = jnp.stack([make()[None] for _ in range(count)])
     else:
         image = jnp.asarray(rng.random((64, 64, 3), np.float32))
@@ -136,7 +149,9 @@ def _child_apply(image: str, scale: int, **_) -> dict:
 
     lr = read_image(image).pixels
     plane = np.asarray(imresize(lr, scale=scale))[..., :1]
-    drk = np.asarray(lmmse_restoration_kernel(gaussian_kernel(size=21, sigma_x=1.5, sigma_y=1.0, theta=0.5), scale=scale))
+    drk = np.asarray(
+        lmmse_restoration_kernel(gaussian_kernel(size=21, sigma_x=1.5, sigma_y=1.0, theta=0.5), scale=scale)
+    )
     r = drk.shape[0] // 2
     plane_j, drk_j = jnp.asarray(plane), jnp.asarray(drk)
     jax.block_until_ready(apply_drk(plane_j, drk_j))
@@ -154,7 +169,13 @@ def _child_apply(image: str, scale: int, **_) -> dict:
     theirs = best(lambda: scipy.signal.fftconvolve(padded, drk, mode="valid"))
     reference = scipy.signal.fftconvolve(padded.astype(np.float64), drk.astype(np.float64), mode="valid")
     error = float(np.abs(np.asarray(apply_drk(plane_j, drk_j))[..., 0] - reference).max())
-    return {"ours": ours, "scipy": theirs, "shape": list(plane.shape[:2]), "drk": drk.shape[0], "max_error_vs_float64": error}
+    return {
+        "ours": ours,
+        "scipy": theirs,
+        "shape": list(plane.shape[:2]),
+        "drk": drk.shape[0],
+        "max_error_vs_float64": error,
+    }
 
 
 def _child_one_file(image: str, output: str, scale: int, **_) -> dict:
@@ -194,7 +215,9 @@ def _run_child_main() -> None:
 def measure(command: list[str], env: dict | None = None) -> dict:
     """Runs a child; returns its JSON result (if any) plus wall seconds and peak RSS."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
+    )
     out, err = process.communicate()
     wall = time.perf_counter() - start
     if process.returncode != 0:
@@ -242,7 +265,9 @@ def main(argv: list[str]) -> None:
     bsd, div2krk = data / "BSD100" / "LR_x4", data / "DIV2KRK" / "LR_x2"
     rows = []
 
-    def row(what: str, seconds: float, per: str = "", ratio: str = "", rss: float | None = None, note: str = "") -> None:
+    def row(
+        what: str, seconds: float, per: str = "", ratio: str = "", rss: float | None = None, note: str = ""
+    ) -> None:
         rows.append((what, f"{seconds:.2f}", per, ratio, "" if rss is None else f"{rss:.0f}", note))
         print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
 
@@ -257,13 +282,35 @@ def main(argv: list[str]) -> None:
         if "invert" in sections:
             for scale in (2, 4):
                 inv = child("invert", scale=scale, count=100, preset="default")
-                row(f"invert: 100 LMMSE DRKs x{scale}, one call", inv["seconds"], f"{100 / inv['seconds']:.0f} DRK/s", "", inv["max_rss_mib"], f"first call (compile) {inv['first']:.2f} s; target <= 5 s")
+                row(
+                    f"invert: 100 LMMSE DRKs x{scale}, one call",
+                    inv["seconds"],
+                    f"{100 / inv['seconds']:.0f} DRK/s",
+                    "",
+                    inv["max_rss_mib"],
+                    f"first call (compile) {inv['first']:.2f} s; target <= 5 s",
+                )
             count = _PAPER_FITS.value
             inv = child("invert", scale=2, count=count, preset="paper")
-            row(f"invert: {count} L-CNN identity fits (paper), one call", inv["seconds"], f"{count / inv['seconds']:.2f} fit/s", "", inv["max_rss_mib"], f"first call (compile) {inv['first']:.2f} s")
+            row(
+                f"invert: {count} L-CNN identity fits (paper), one call",
+                inv["seconds"],
+                f"{count / inv['seconds']:.2f} fit/s",
+                "",
+                inv["max_rss_mib"],
+                f"first call (compile) {inv['first']:.2f} s",
+            )
         if "apply" in sections:
             apply = child("apply", image=str(first), scale=2)
-            row(f"apply one {apply['drk']}x{apply['drk']} DRK, {apply['shape'][1]}x{apply['shape'][0]} plane: apply_drk", apply["ours"], "", f"{apply['ours'] / apply['scipy']:.2f}", None, f"vs scipy fftconvolve; max error vs float64 {apply['max_error_vs_float64']:.1e}; target <= 1.5")
+            row(
+                f"apply one {apply['drk']}x{apply['drk']} DRK, "
+                f"{apply['shape'][1]}x{apply['shape'][0]} plane: apply_drk",
+                apply["ours"],
+                "",
+                f"{apply['ours'] / apply['scipy']:.2f}",
+                None,
+                f"vs scipy fftconvolve; max error vs float64 {apply['max_error_vs_float64']:.1e}; target <= 1.5",
+            )
             row("  same, scipy.signal.fftconvolve (float32, symmetric pad)", apply["scipy"], "", "1.00", None)
         if "big" in sections:
             big_cases = (
@@ -276,7 +323,14 @@ def main(argv: list[str]) -> None:
                 _make_big_input(first, path, h, w)
                 big = child("one_file", image=str(path), output=str(work / f"big_{h}_x2.png"), scale=2)
                 stages_note = ", ".join(f"{k} {v:.2f}" for k, v in big["stages"].items())
-                row(f"one file, {label}", big["process_wall"], "", "", big["max_rss_mib"], f"{stages_note}; target <= 2048 MiB")
+                row(
+                    f"one file, {label}",
+                    big["process_wall"],
+                    "",
+                    "",
+                    big["max_rss_mib"],
+                    f"{stages_note}; target <= 2048 MiB",
+                )
 
     header = ("measurement", "seconds", "throughput", "ratio", "peak RSS MiB", "notes")
     print("| " + " | ".join(header) + " |")
@@ -305,16 +359,46 @@ def _bsd100(bsd: Path, work: Path, row) -> None:
     run_cli(0, cold=False)  # fills the warm cache
     cold, cold_spread = _median_run(lambda i: run_cli(i, cold=True), n_runs)
     warm, warm_spread = _median_run(lambda i: run_cli(i, cold=False), n_runs)
-    floors = sorted((child("io_floor", inputs=str(bsd), outputs=str(work / "bsd_cold_0")) for _ in range(n_runs)), key=lambda f: f["read"] + f["write"])
+    floors = sorted(
+        (child("io_floor", inputs=str(bsd), outputs=str(work / "bsd_cold_0")) for _ in range(n_runs)),
+        key=lambda f: f["read"] + f["write"],
+    )
     floor = floors[len(floors) // 2]
     floor_s = floor["read"] + floor["write"]
     bicubic, _ = _median_run(lambda i: child("bicubic", inputs=str(bsd), scale=4), n_runs)
     stages = child("folder", inputs=str(bsd), outputs=str(work / "bsd_stages"), scale=4)
     n = floor["images"]
-    row("BSD100 x4: I/O floor (read LR + write SR PNGs)", floor_s, f"{n / floor_s:.1f} img/s", "1.00", floor["max_rss_mib"], f"read {floor['read']:.2f} s, write {floor['write']:.2f} s; median of {n_runs}")
-    row("BSD100 x4: bicubic only (process)", bicubic["process_wall"], f"{n / bicubic['process_wall']:.1f} img/s", f"{bicubic['process_wall'] / floor_s:.2f}", bicubic["max_rss_mib"])
-    row("BSD100 x4: CLI, cold compile cache", cold["process_wall"], f"{n / cold['process_wall']:.1f} img/s", f"{cold['process_wall'] / floor_s:.2f}", cold["max_rss_mib"], f"target <= 3x floor; {n_runs} runs {cold_spread}")
-    row("BSD100 x4: CLI, warm compile cache", warm["process_wall"], f"{n / warm['process_wall']:.1f} img/s", f"{warm['process_wall'] / floor_s:.2f}", warm["max_rss_mib"], f"target <= 3x floor; {n_runs} runs {warm_spread}")
+    row(
+        "BSD100 x4: I/O floor (read LR + write SR PNGs)",
+        floor_s,
+        f"{n / floor_s:.1f} img/s",
+        "1.00",
+        floor["max_rss_mib"],
+        f"read {floor['read']:.2f} s, write {floor['write']:.2f} s; median of {n_runs}",
+    )
+    row(
+        "BSD100 x4: bicubic only (process)",
+        bicubic["process_wall"],
+        f"{n / bicubic['process_wall']:.1f} img/s",
+        f"{bicubic['process_wall'] / floor_s:.2f}",
+        bicubic["max_rss_mib"],
+    )
+    row(
+        "BSD100 x4: CLI, cold compile cache",
+        cold["process_wall"],
+        f"{n / cold['process_wall']:.1f} img/s",
+        f"{cold['process_wall'] / floor_s:.2f}",
+        cold["max_rss_mib"],
+        f"target <= 3x floor; {n_runs} runs {cold_spread}",
+    )
+    row(
+        "BSD100 x4: CLI, warm compile cache",
+        warm["process_wall"],
+        f"{n / warm['process_wall']:.1f} img/s",
+        f"{warm['process_wall'] / floor_s:.2f}",
+        warm["max_rss_mib"],
+        f"target <= 3x floor; {n_runs} runs {warm_spread}",
+    )
     s = stages["stages"]
     row(
         "BSD100 x4: folder run in process",
@@ -335,11 +419,39 @@ def _div2krk(div2krk: Path, work: Path, row) -> None:
     k_stages = child("folder", inputs=str(div2krk), outputs=str(work / "k_stages"), scale=2)
     m = k_floor["images"]
     kf = k_floor["read"] + k_floor["write"]
-    row("DIV2KRK x2: I/O floor", kf, f"{kf / m:.2f} s/img", "1.00", k_floor["max_rss_mib"], f"read {k_floor['read']:.2f} s, write {k_floor['write']:.2f} s")
-    row("DIV2KRK x2: CLI, cold compile cache", k_cold["process_wall"], f"{k_cold['process_wall'] / m:.2f} s/img", f"{k_cold['process_wall'] / kf:.2f}", k_cold["max_rss_mib"], "target <= 1.5 s/img")
-    row("DIV2KRK x2: CLI, warm compile cache", k_warm["process_wall"], f"{k_warm['process_wall'] / m:.2f} s/img", f"{k_warm['process_wall'] / kf:.2f}", k_warm["max_rss_mib"], "target <= 1.5 s/img")
+    row(
+        "DIV2KRK x2: I/O floor",
+        kf,
+        f"{kf / m:.2f} s/img",
+        "1.00",
+        k_floor["max_rss_mib"],
+        f"read {k_floor['read']:.2f} s, write {k_floor['write']:.2f} s",
+    )
+    row(
+        "DIV2KRK x2: CLI, cold compile cache",
+        k_cold["process_wall"],
+        f"{k_cold['process_wall'] / m:.2f} s/img",
+        f"{k_cold['process_wall'] / kf:.2f}",
+        k_cold["max_rss_mib"],
+        "target <= 1.5 s/img",
+    )
+    row(
+        "DIV2KRK x2: CLI, warm compile cache",
+        k_warm["process_wall"],
+        f"{k_warm['process_wall'] / m:.2f} s/img",
+        f"{k_warm['process_wall'] / kf:.2f}",
+        k_warm["max_rss_mib"],
+        "target <= 1.5 s/img",
+    )
     s = k_stages["stages"]
-    row("DIV2KRK x2: folder run in process", k_stages["wall"], f"{k_stages['wall'] / m:.2f} s/img", f"{k_stages['wall'] / kf:.2f}", k_stages["max_rss_mib"], "stage sums (compiles included): " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()))
+    row(
+        "DIV2KRK x2: folder run in process",
+        k_stages["wall"],
+        f"{k_stages['wall'] / m:.2f} s/img",
+        f"{k_stages['wall'] / kf:.2f}",
+        k_stages["max_rss_mib"],
+        "stage sums (compiles included): " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()),
+    )
 
 
 if __name__ == "__main__":

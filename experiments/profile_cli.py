@@ -38,14 +38,14 @@ def _timed(module, name: str) -> None:
 
 
 def main() -> None:
-    from issr_jax.app import cli, runner
+    from issr_jax.app import cli, outcomes
     from issr_jax.batch import chunks
 
     _record("imported")
     for name in ("estimate_chunk", "design_chunk", "restore_chunk"):
         _timed(chunks, name)
-    for name in ("_read", "_write"):
-        _timed(runner, name)
+    for name in ("read_input", "write_result"):
+        _timed(outcomes, name)
     try:
         cli.run()
     except SystemExit:
@@ -53,12 +53,12 @@ def main() -> None:
     _record("exit")
     spans: dict[str, list[float]] = {}
     for seconds, name in EVENTS:
-        if name.startswith(("_read", "_write")):
+        if name.startswith(("read_input", "write_result")):
             spans.setdefault(name.split()[0], []).append(seconds)
         else:
             print(f"{seconds:7.3f}  {name}")
     for name, times in spans.items():
-        print(f"{name.strip('_')}s: {len(times) // 2} files, from {min(times):.3f} to {max(times):.3f} s")
+        print(f"{name}: {len(times) // 2} files, from {min(times):.3f} to {max(times):.3f} s")
 
 
 if __name__ == "__main__":

@@ -52,10 +52,18 @@ def main(argv):
     result = super_resolve(lr, scale=scale, key=jax.random.key(0))
     true_kernel = demo.demo_kernel(size=result.kernel.shape[0])
     side = 168
-    top = _row([_show_kernel(result.kernel, side=side), _show_kernel(true_kernel, side=side), _show_kernel(result.drk, side=side)])
+    top = _row(
+        [
+            _show_kernel(result.kernel, side=side),
+            _show_kernel(true_kernel, side=side),
+            _show_kernel(result.drk, side=side),
+        ]
+    )
     crop = (slice(200, 200 + side), slice(150, 150 + side))
     bicubic = np.clip(np.asarray(imresize(lr, scale=scale)), 0, 1)
-    bottom = _row([bicubic[crop], np.asarray(result.image)[crop], hr[: lr.shape[0] * scale, : lr.shape[1] * scale][crop]])
+    bottom = _row(
+        [bicubic[crop], np.asarray(result.image)[crop], hr[: lr.shape[0] * scale, : lr.shape[1] * scale][crop]]
+    )
     figure = np.concatenate([top, np.ones((6, top.shape[1], 3)), bottom], axis=0)
     Path(FLAGS.output).parent.mkdir(parents=True, exist_ok=True)
     write_image(FLAGS.output, figure, overwrite=True)

@@ -14,11 +14,15 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (experiments/configs/*.py).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Output folder: config.json, metrics.jsonl, results.md, images/, figures/.")
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Output folder: config.json, metrics.jsonl, results.md, images/, figures/."
+)
 _DATA_ROOT = flags.DEFINE_string("data_root", "../shared/datasets", "Folder holding DIV2KRK/, Set5/, Set14/, BSD100/.")
 _NIQE_MODEL = flags.DEFINE_string(
-    "niqe_model", None,
-    "NIQE modelparameters.mat; default $ISSR_JAX_NIQE_MODEL, else <data_root>/../niqe/modelparameters.mat if present, else NIQE is skipped.",
+    "niqe_model",
+    None,
+    "NIQE modelparameters.mat; default $ISSR_JAX_NIQE_MODEL, else <data_root>/../niqe/modelparameters.mat "
+    "if present, else NIQE is skipped.",
 )
 flags.mark_flags_as_required(["config", "workdir"])
 

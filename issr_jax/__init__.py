@@ -8,18 +8,17 @@ The pure functions, one module per idea (see docs/architecture.md):
 (48, 48, 3)
 """
 
-from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
-from issr_jax.dil.fit import extract_drk
-from issr_jax.drk import apply_drk
-from issr_jax.dil.fit import FitConfig, FitResult, fit_inverse, fit_inverse_batch
-from issr_jax.dil.identity_loss import LossWeights, dil_objective
-from issr_jax.kernels.gaussian import gaussian_kernel, kernel_gallery, paper_sigma
-from issr_jax.pipeline import Inverse, SuperResolution, design_inverse, estimate_kernels, restore, super_resolve
 from issr_jax.batch.chunks import super_resolve_dataset
+from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from issr_jax.dil.fit import FitConfig, FitResult, extract_drk, fit_inverse, fit_inverse_batch
+from issr_jax.dil.identity_loss import LossWeights, dil_objective
+from issr_jax.drk import apply_drk
+from issr_jax.kernels.gaussian import gaussian_kernel, kernel_gallery, paper_sigma
 from issr_jax.kernels.spectral import estimate_spectral_kernel
-from issr_jax.restoration.lmmse import lmmse_restoration_kernel
+from issr_jax.pipeline import Inverse, SuperResolution, design_inverse, estimate_kernels, restore, super_resolve
 from issr_jax.presets import PRESETS, Preset, get_preset
 from issr_jax.resize import imresize
+from issr_jax.restoration.lmmse import lmmse_restoration_kernel
 
 __version__ = "0.1.0"
 
@@ -31,6 +30,7 @@ def __getattr__(name: str):
 
         return LCNN
     raise AttributeError(f"module 'issr_jax' has no attribute {name!r}")
+
 
 __all__ = [
     "FitConfig",

@@ -47,9 +47,7 @@ def _check_rgb(image: jax.Array) -> jax.Array:
     if image.ndim < 3 or image.shape[-1] != 3:
         raise ValueError(f"expected [..., H, W, 3] RGB, got shape {image.shape}")
     if not jnp.issubdtype(image.dtype, jnp.floating):
-        raise TypeError(
-            f"expected a float image in [0, 1], got dtype {image.dtype}; divide uint8 by 255"
-        )
+        raise TypeError(f"expected a float image in [0, 1], got dtype {image.dtype}; divide uint8 by 255")
     return image.astype(jnp.float32)
 
 
@@ -69,11 +67,11 @@ def rgb_to_y(image: jax.Array) -> jax.Array:
     """Luma Y of BT.601 studio swing.
 
     Args:
-      image: ``[..., H, W, 3]`` float RGB in [0, 1].
+        image: ``[..., H, W, 3]`` float RGB in [0, 1].
 
     Returns:
-      ``[..., H, W]`` float32 in [16/255, 235/255]:
-      ``(16 + 65.481 R + 128.553 G + 24.966 B) / 255``.
+        ``[..., H, W]`` float32 in [16/255, 235/255]:
+        ``(16 + 65.481 R + 128.553 G + 24.966 B) / 255``.
     """
     image = _check_rgb(image)
     return (_apply_matrix(image, YCBCR_FROM_RGB[:1])[..., 0] + np.float32(16.0)) / np.float32(255.0)
@@ -84,11 +82,11 @@ def rgb_to_ycbcr(image: jax.Array) -> jax.Array:
     """BT.601 studio-swing YCbCr (MATLAB ``rgb2ycbcr`` for double images).
 
     Args:
-      image: ``[..., H, W, 3]`` float RGB in [0, 1].
+        image: ``[..., H, W, 3]`` float RGB in [0, 1].
 
     Returns:
-      ``[..., H, W, 3]`` float32 (Y, Cb, Cr): Y in [16/255, 235/255], Cb and Cr in
-      [16/255, 240/255].
+        ``[..., H, W, 3]`` float32 (Y, Cb, Cr): Y in [16/255, 235/255], Cb and Cr in
+        [16/255, 240/255].
     """
     image = _check_rgb(image)
     return (_apply_matrix(image, YCBCR_FROM_RGB) + YCBCR_OFFSET.astype(np.float32)) / np.float32(255.0)
@@ -99,12 +97,12 @@ def ycbcr_to_rgb(image: jax.Array) -> jax.Array:
     """Inverse of :func:`rgb_to_ycbcr` (MATLAB ``ycbcr2rgb`` for double images).
 
     Args:
-      image: ``[..., H, W, 3]`` float (Y, Cb, Cr) on the [0, 1] scale of
-        :func:`rgb_to_ycbcr`.
+        image: ``[..., H, W, 3]`` float (Y, Cb, Cr) on the [0, 1] scale of
+            :func:`rgb_to_ycbcr`.
 
     Returns:
-      ``[..., H, W, 3]`` float32 RGB, in [0, 1] for inputs that came from an RGB image
-      in [0, 1]; not clipped.
+        ``[..., H, W, 3]`` float32 RGB, in [0, 1] for inputs that came from an RGB image
+        in [0, 1]; not clipped.
     """
     image = _check_rgb(image)
     centred = image * np.float32(255.0) - YCBCR_OFFSET.astype(np.float32)

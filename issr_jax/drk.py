@@ -1,9 +1,10 @@
 """Applying a restoration kernel (DRK) to an image: true convolution by FFT.
 
 Every stage-2 design ends in a DRK (`dil.fit.extract_drk`: the L-CNN's impulse response;
-`restoration.lmmse`: the closed form). `apply_drk` computes the convolution with real FFTs over a fast-length canvas and symmetric (edge-repeating) border
-padding, which on CPU is several times faster than a direct 11x11 convolution and far
-faster than running the 32-channel network on a full image.
+`restoration.lmmse`: the closed form). `apply_drk` computes the convolution with real
+FFTs over a fast-length canvas and symmetric (edge-repeating) border padding, which on
+CPU is several times faster than a direct 11x11 convolution and far faster than running
+the 32-channel network on a full image.
 """
 
 from __future__ import annotations

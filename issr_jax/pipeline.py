@@ -15,7 +15,8 @@ both, on other shapes. The PRNG key is split into the stages' keys by `stage_key
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -62,8 +63,8 @@ class Inverse(NamedTuple):
     """A restoration kernel and, for the identity fit, the L-CNN it came from.
 
     Attributes:
-      drk: `[d, d] float32`, applied by true convolution after bicubic upsampling.
-      fit: `FitResult` (L-CNN parameters, losses) for `inverse="dil"`, else None.
+        drk: `[d, d] float32`, applied by true convolution after bicubic upsampling.
+        fit: `FitResult` (L-CNN parameters, losses) for `inverse="dil"`, else None.
     """
 
     drk: jax.Array
@@ -74,11 +75,11 @@ class SuperResolution(NamedTuple):
     """The result for one image.
 
     Attributes:
-      image: `[s*H, s*W, C] float32` in [0, 1], the super-resolved image.
-      kernel: `[k, k] float32`, the degradation kernel the inverse was designed for (for
-        the paper's gallery, the gallery's mean).
-      drk: `[d, d] float32`, the restoration kernel.
-      fit: the L-CNN fit (`FitResult`) for `inverse="dil"`, else None.
+        image: `[s*H, s*W, C] float32` in [0, 1], the super-resolved image.
+        kernel: `[k, k] float32`, the degradation kernel the inverse was designed for (for
+            the paper's gallery, the gallery's mean).
+        drk: `[d, d] float32`, the restoration kernel.
+        fit: the L-CNN fit (`FitResult`) for `inverse="dil"`, else None.
     """
 
     image: jax.Array
@@ -132,14 +133,14 @@ def estimate_kernels(image: jax.Array, *, scale: int, key: jax.Array, preset: Pr
     """Stage 1: the kernels the inverse is designed for, from the LR image alone.
 
     Args:
-      image: `[H, W, C] float32` in [0, 1], the LR image.
-      scale: integer SR factor.
-      key: PRNG key (the paper's gallery is random).
-      preset: `preset.estimator` picks the estimator (no other stage's setting is read).
+        image: `[H, W, C] float32` in [0, 1], the LR image.
+        scale: integer SR factor.
+        key: PRNG key (the paper's gallery is random).
+        preset: `preset.estimator` picks the estimator (no other stage's setting is read).
 
     Returns:
-      `[N, k, k] float32`: the paper's gallery (N = `preset.num_kernels`, k =
-      `preset.kernel_size`), or the spectral estimate (N = 1, k = 10 s + 1).
+        `[N, k, k] float32`: the paper's gallery (N = `preset.num_kernels`, k =
+        `preset.kernel_size`), or the spectral estimate (N = 1, k = 10 s + 1).
     """
     if preset.estimator == "paper":
         return kernel_gallery(
@@ -174,13 +175,13 @@ def design_inverse(kernels: jax.Array, *, scale: int, key: jax.Array, preset: Pr
     """Stage 2: the restoration kernel for a set of degradation kernels.
 
     Args:
-      kernels: `[N, k, k]` from `estimate_kernels` or `as_kernels` (a supplied kernel).
-      scale: integer SR factor.
-      key: PRNG key (initial L-CNN weights and minibatch order of the identity fit).
-      preset: `preset.inverse` picks the identity fit or the closed form.
+        kernels: `[N, k, k]` from `estimate_kernels` or `as_kernels` (a supplied kernel).
+        scale: integer SR factor.
+        key: PRNG key (initial L-CNN weights and minibatch order of the identity fit).
+        preset: `preset.inverse` picks the identity fit or the closed form.
 
     Returns:
-      `Inverse`.
+        `Inverse`.
     """
     kernels = design_gallery(kernels, preset=preset)
     if preset.inverse == "dil":
@@ -193,11 +194,11 @@ def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, pre
     """`design_inverse` for many images in one call (`jit(vmap)` for the identity fit).
 
     Args:
-      kernels: `[B, N, k, k]`; keys: `[B]` PRNG keys (the closed form takes none:
-        None is accepted there).
+        kernels: `[B, N, k, k]`; keys: `[B]` PRNG keys (the closed form takes none:
+            None is accepted there).
 
     Returns:
-      `Inverse` whose leaves have a leading axis B.
+        `Inverse` whose leaves have a leading axis B.
     """
     kernels = design_gallery(kernels, preset=preset)
     if preset.inverse == "dil":
@@ -222,9 +223,9 @@ def restoration(inverse: Inverse, *, method: str, preset: Preset | None) -> Call
     returned here, so a new restoration is added in this one place.
 
     Args:
-      inverse: from `design_inverse` (`inverse.fit` is needed for method "lcnn" only).
-      method: `"drk"` convolves with the DRK (FFT); `"lcnn"` runs the L-CNN itself.
-      preset: the settings (for the L-CNN's shape; unused for `"drk"`).
+        inverse: from `design_inverse` (`inverse.fit` is needed for method "lcnn" only).
+        method: `"drk"` convolves with the DRK (FFT); `"lcnn"` runs the L-CNN itself.
+        preset: the settings (for the L-CNN's shape; unused for `"drk"`).
     """
     if method == "drk":
         return lambda planes: apply_drk(planes, inverse.drk)
@@ -244,13 +245,13 @@ def restore_with(
     (`color="y"`, RGB input; bicubic chroma kept) or on every channel, then clipping.
 
     Args:
-      image: `[H, W, C] float32` in [0, 1].
-      restore_planes: `[sH, sW, C'] -> [sH, sW, C']`, usually from `restoration`.
-      scale: integer upscaling factor.
-      color: `"y"` or `"rgb"`.
+        image: `[H, W, C] float32` in [0, 1].
+        restore_planes: `[sH, sW, C'] -> [sH, sW, C']`, usually from `restoration`.
+        scale: integer upscaling factor.
+        color: `"y"` or `"rgb"`.
 
     Returns:
-      `[scale*H, scale*W, C] float32`, clipped to [0, 1].
+        `[scale*H, scale*W, C] float32`, clipped to [0, 1].
     """
     upsampled = imresize(image, scale=scale)
     use_luma = color == "y" and image.shape[-1] == 3
@@ -266,21 +267,22 @@ def restore(image: jax.Array, inverse: Inverse, *, scale: int, color: str, metho
     """Stage 3 for one image: `restore_with` around `restoration`.
 
     Args:
-      image: `[H, W, C] float32` in [0, 1].
-      inverse: from `design_inverse`.
-      scale: integer upscaling factor.
-      color: `"y"` restores BT.601 luma only (bicubic chroma); `"rgb"` every channel.
-      method: `"drk"` or `"lcnn"` (needs `inverse.fit`; outputs up to
-        `LCNN_MAX_OUTPUT_PIXELS`).
-      preset: the settings (for the L-CNN's shape).
+        image: `[H, W, C] float32` in [0, 1].
+        inverse: from `design_inverse`.
+        scale: integer upscaling factor.
+        color: `"y"` restores BT.601 luma only (bicubic chroma); `"rgb"` every channel.
+        method: `"drk"` or `"lcnn"` (needs `inverse.fit`; outputs up to
+            `LCNN_MAX_OUTPUT_PIXELS`).
+        preset: the settings (for the L-CNN's shape).
 
     Returns:
-      `[scale*H, scale*W, C] float32`, clipped to [0, 1].
+        `[scale*H, scale*W, C] float32`, clipped to [0, 1].
     """
     if method == "lcnn" and image.shape[0] * image.shape[1] * scale * scale > LCNN_MAX_OUTPUT_PIXELS:
         raise ValueError(
             f"method 'lcnn' runs the network on the whole {scale * image.shape[1]}x{scale * image.shape[0]} output "
-            f"(about 1.2 KB of memory per pixel; at most {LCNN_MAX_OUTPUT_PIXELS} pixels); use method 'drk', the same linear map"
+            f"(about 1.2 KB of memory per pixel; at most {LCNN_MAX_OUTPUT_PIXELS} pixels); "
+            "use method 'drk', the same linear map"
         )
     return restore_with(image, restoration(inverse, method=method, preset=preset), scale=scale, color=color)
 
@@ -310,23 +312,23 @@ def super_resolve(
     """Super-resolves one image from itself alone (or from a supplied kernel).
 
     Args:
-      image: `[H, W]` or `[H, W, C] float` in [0, 1], C in {1, 3}, sides >= 16.
-      scale: integer factor >= 2.
-      key: PRNG key (used by the paper's random gallery and L-CNN fit).
-      preset: `"default"`, `"paper"`, `"paper_literal"` or a `Preset`.
-      method: `"drk"` (convolve with the restoration kernel) or `"lcnn"` (run the
-        network; identity-fit presets only).
-      kernel: optional `[k, k]` degradation kernel (HR pixels, odd k) to use instead of
-        estimating one.
+        image: `[H, W]` or `[H, W, C] float` in [0, 1], C in {1, 3}, sides >= 16.
+        scale: integer factor >= 2.
+        key: PRNG key (used by the paper's random gallery and L-CNN fit).
+        preset: `"default"`, `"paper"`, `"paper_literal"` or a `Preset`.
+        method: `"drk"` (convolve with the restoration kernel) or `"lcnn"` (run the
+            network; identity-fit presets only).
+        kernel: optional `[k, k]` degradation kernel (HR pixels, odd k) to use instead of
+            estimating one.
 
     Returns:
-      `SuperResolution` with the `[scale*H, scale*W, C]` image in [0, 1].
+        `SuperResolution` with the `[scale*H, scale*W, C]` image in [0, 1].
 
     Example:
-      >>> import jax
-      >>> lr = jax.random.uniform(jax.random.key(0), (24, 24, 3))
-      >>> super_resolve(lr, scale=2, key=jax.random.key(1)).image.shape
-      (48, 48, 3)
+        >>> import jax
+        >>> lr = jax.random.uniform(jax.random.key(0), (24, 24, 3))
+        >>> super_resolve(lr, scale=2, key=jax.random.key(1)).image.shape
+        (48, 48, 3)
     """
     preset = checked_preset(preset, method=method)
     image = checked_image(jnp.asarray(image), scale=scale)

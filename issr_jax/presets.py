@@ -55,7 +55,7 @@ class Preset:
             if getattr(self, field) not in allowed:
                 raise ValueError(f"Preset.{field} must be one of {allowed}, got {getattr(self, field)!r}")
 
-    def replace(self, **changes) -> "Preset":
+    def replace(self, **changes) -> Preset:
         return dataclasses.replace(self, **changes)
 
 

@@ -58,15 +58,15 @@ def resize_weights(
     """Bicubic interpolation taps for one axis.
 
     Args:
-      in_length: number of input samples along the axis.
-      out_length: number of output samples.
-      scale: output / input sampling ratio used in the coordinate map.
-      antialias: stretch the kernel when ``scale < 1``.
+        in_length: number of input samples along the axis.
+        out_length: number of output samples.
+        scale: output / input sampling ratio used in the coordinate map.
+        antialias: stretch the kernel when ``scale < 1``.
 
     Returns:
-      ``(weights, indices)``, both ``[out_length, taps]``: ``weights`` float64 summing
-      to 1 per row, ``indices`` int32 in ``[0, in_length)`` (borders already mirrored).
-      Output sample ``i`` is ``sum_k weights[i, k] * input[indices[i, k]]``.
+        ``(weights, indices)``, both ``[out_length, taps]``: ``weights`` float64 summing
+        to 1 per row, ``indices`` int32 in ``[0, in_length)`` (borders already mirrored).
+        Output sample ``i`` is ``sum_k weights[i, k] * input[indices[i, k]]``.
     """
     if in_length < 1 or out_length < 1:
         raise ValueError(f"lengths must be positive, got in={in_length}, out={out_length}")
@@ -138,9 +138,7 @@ def _upscale_by_phases(image: jax.Array, axis: int, plan) -> jax.Array:
     return stacked.reshape(*image.shape[:axis], n * weights.shape[0], *image.shape[axis + 1 :])
 
 
-def _resize_axis(
-    image: jax.Array, axis: int, out_length: int, scale: float, antialias: bool
-) -> jax.Array:
+def _resize_axis(image: jax.Array, axis: int, out_length: int, scale: float, antialias: bool) -> jax.Array:
     plan = _phase_plan(image.shape[axis], out_length, scale, antialias)
     if plan is not None:
         return _upscale_by_phases(image, axis, plan)
@@ -168,26 +166,26 @@ def imresize(
     """Resizes an image with MATLAB's bicubic ``imresize``.
 
     Args:
-      image: ``[H, W]`` or ``[H, W, C]`` float array (typically float32 in [0, 1];
-        any range works, the operation is linear).
-      scale: the resize factor (``2``, ``1/3``, ``1.5``, ...), static under ``jit``.
-        The output is ``[ceil(H * scale), ceil(W * scale)(, C)]``.
-      antialias: when ``scale < 1``, low-pass filter with the stretched kernel, as
-        MATLAB does by default.
-      output_shape: optional ``(H_out, W_out)``. Without ``scale``, each axis uses
-        its own factor ``H_out / H`` and ``W_out / W`` (MATLAB's
-        ``imresize(image, [H_out W_out])``). With ``scale`` too, the sampling grid is
-        the one of ``scale`` and only the number of samples changes (for callers that
-        need an exact size, e.g. when ``ceil`` would give one more row).
+        image: ``[H, W]`` or ``[H, W, C]`` float array (typically float32 in [0, 1];
+            any range works, the operation is linear).
+        scale: the resize factor (``2``, ``1/3``, ``1.5``, ...), static under ``jit``.
+            The output is ``[ceil(H * scale), ceil(W * scale)(, C)]``.
+        antialias: when ``scale < 1``, low-pass filter with the stretched kernel, as
+            MATLAB does by default.
+        output_shape: optional ``(H_out, W_out)``. Without ``scale``, each axis uses
+            its own factor ``H_out / H`` and ``W_out / W`` (MATLAB's
+            ``imresize(image, [H_out W_out])``). With ``scale`` too, the sampling grid is
+            the one of ``scale`` and only the number of samples changes (for callers that
+            need an exact size, e.g. when ``ceil`` would give one more row).
 
     Returns:
-      ``[H_out, W_out]`` or ``[H_out, W_out, C]`` float32, not clipped (bicubic
-      overshoots the input range near edges).
+        ``[H_out, W_out]`` or ``[H_out, W_out, C]`` float32, not clipped (bicubic
+        overshoots the input range near edges).
 
     Example:
-      >>> import jax.numpy as jnp
-      >>> imresize(jnp.ones((4, 6, 3)), scale=2).shape
-      (8, 12, 3)
+        >>> import jax.numpy as jnp
+        >>> imresize(jnp.ones((4, 6, 3)), scale=2).shape
+        (8, 12, 3)
     """
     if output_shape is not None:
         output_shape = tuple(int(n) for n in output_shape)

@@ -76,7 +76,10 @@ def test_the_default_path_does_not_load_flax_or_optax():
     import subprocess
     import sys
 
-    code = "import sys, issr_jax, issr_jax.app.cli, issr_jax.app.runner; print(sorted({'flax', 'optax'} & set(sys.modules)))"
+    code = (
+        "import sys, issr_jax, issr_jax.app.cli, issr_jax.app.runner; "
+        "print(sorted({'flax', 'optax'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
     assert issr_jax.LCNN.__module__ == "issr_jax.dil.lcnn"  # still there, on first use

@@ -128,5 +128,17 @@ def test_demo_runs_offline(tmp_path):
 
 def test_help_lists_the_flags():
     result = run_cli("--help")
-    for flag in ("input", "output", "scale", "method", "preset", "kernel", "seed", "save_kernels", "overwrite", "quiet", "verbose"):
+    for flag in (
+        "input",
+        "output",
+        "scale",
+        "method",
+        "preset",
+        "kernel",
+        "seed",
+        "save_kernels",
+        "overwrite",
+        "quiet",
+        "verbose",
+    ):
         assert f"--{flag}" in result.stdout or f"--[no]{flag}" in result.stdout, flag

@@ -13,9 +13,11 @@ from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDENS = SHARED / "goldens" / "ycbcr_goldens.npz"
 
+
 def needs_goldens(test):
     skip = pytest.mark.skipif(not GOLDENS.is_file(), reason=f"goldens not found: {GOLDENS}")
     return pytest.mark.data(skip(test))
+
 
 # MATLAB rgb2ycbcr, [0, 255] output for [0, 1] input.
 MATRIX = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
@@ -50,9 +52,7 @@ def test_inverse_is_matlab_ycbcr2rgb():
     # MATLAB ycbcr2rgb (double), as documented: R = 1.164 (Y-16) + 1.596 (Cr-128), ...
     ycbcr = np.random.default_rng(3).uniform(16, 235, (6, 6, 3)).astype(np.float32)
     y, cb, cr = (ycbcr[..., i] - o for i, o in enumerate(OFFSET))
-    expected = np.stack(
-        [1.164 * y + 1.596 * cr, 1.164 * y - 0.392 * cb - 0.813 * cr, 1.164 * y + 2.017 * cb], -1
-    )
+    expected = np.stack([1.164 * y + 1.596 * cr, 1.164 * y - 0.392 * cb - 0.813 * cr, 1.164 * y + 2.017 * cb], -1)
     result = np.asarray(ycbcr_to_rgb(ycbcr / 255)) * 255
     np.testing.assert_allclose(result, expected, atol=0.2)  # the documented values are rounded
 

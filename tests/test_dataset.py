@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from issr_jax.batch import canvases, chunks, mesh
 from issr_jax.app import runner
 from issr_jax.app.demo import degrade, demo_image
+from issr_jax.batch import canvases, chunks, mesh
 from issr_jax.io import read_image, write_image
 from issr_jax.pipeline import super_resolve
 

@@ -15,7 +15,9 @@ def reference_apply(image, kernel):
     """Float64: symmetric (edge-repeating) padding, then 'valid' true convolution."""
     r = kernel.shape[0] // 2
     padded = np.pad(image.astype(np.float64), ((r, r), (r, r), (0, 0)), mode="symmetric")
-    return np.stack([signal.convolve2d(padded[..., c], kernel.astype(np.float64), mode="valid") for c in range(image.shape[2])], -1)
+    return np.stack(
+        [signal.convolve2d(padded[..., c], kernel.astype(np.float64), mode="valid") for c in range(image.shape[2])], -1
+    )
 
 
 @pytest.mark.parametrize("shape,size", [((37, 29, 3), 11), ((64, 50, 1), 21), ((23, 41, 2), 31)])

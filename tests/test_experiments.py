@@ -13,10 +13,10 @@ import scipy.ndimage
 
 from experiments import harness
 from experiments.configs import common
-from issr_jax.restoration import baselines
 from issr_jax.io import read_image, write_image
 from issr_jax.metrics import psnr
 from issr_jax.resize import imresize
+from issr_jax.restoration import baselines
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 NIQE_MODEL = SHARED / "niqe" / "modelparameters.mat"
@@ -78,7 +78,9 @@ def _tiny_config():
             default_drk=common.DEFAULT_DRK,
             default_true=common.spec("LMMSE on the true K", kernel_source="true"),
             paper_drk=common.spec("paper, 1 epoch", preset="paper", overrides=fast_fit),
-            spectral_dil=common.spec("spectral K + DIL", preset="paper", overrides=dict(estimator="spectral", **fast_fit), max_images=1),
+            spectral_dil=common.spec(
+                "spectral K + DIL", preset="paper", overrides=dict(estimator="spectral", **fast_fit), max_images=1
+            ),
             wiener_true=common.spec("Wiener on the true K", kind="wiener", kernel_source="true"),
             pinv_estimated=common.spec("MP-Pinv", kind="pinv", max_images=1),
         ),
@@ -142,9 +144,16 @@ def test_methods_flag_restricts_and_rejects_unknown(data_root, tmp_path):
 
 
 def test_build_preset_applies_nested_overrides():
-    spec = common.spec("x", preset="paper", overrides=dict(estimator="spectral", fit=dict(learning_rate=0.1, weights=dict(pinv=0.0))))
+    spec = common.spec(
+        "x", preset="paper", overrides=dict(estimator="spectral", fit=dict(learning_rate=0.1, weights=dict(pinv=0.0)))
+    )
     preset = harness.build_preset(spec, "x")
-    assert (preset.estimator, preset.fit.learning_rate, preset.fit.weights.pinv, preset.fit.weights.unity) == ("spectral", 0.1, 0.0, 0.7)
+    assert (preset.estimator, preset.fit.learning_rate, preset.fit.weights.pinv, preset.fit.weights.unity) == (
+        "spectral",
+        0.1,
+        0.0,
+        0.7,
+    )
     with pytest.raises(ValueError, match="no field"):
         harness.build_preset(common.spec("x", overrides=dict(fit=dict(learning_rat=1.0))), "x")
 
@@ -153,7 +162,11 @@ def test_compose_figure_writes_a_valid_png(tmp_path):
     kernel = _gaussian(11, 1.0, 2.0)
     drk = np.zeros((21, 21), np.float32)
     drk[10, 10], drk[10, 11] = 2.0, -1.0
-    panels = [harness._kernel_panel(kernel, 64, signed=False), harness._kernel_panel(drk, 64, signed=True), _texture(64, 80, 0)]
+    panels = [
+        harness.kernel_panel(kernel, 64, signed=False),
+        harness.kernel_panel(drk, 64, signed=True),
+        _texture(64, 80, 0),
+    ]
     figure = harness.compose_figure([panels, panels[:2]], gap=4)
     assert figure.shape == (64 * 2 + 4, 64 + 64 + 80 + 8, 3)
     write_image(tmp_path / "figure.png", figure)

@@ -12,12 +12,18 @@ import pytest
 from scipy import signal
 
 from issr_jax import presets
-
 from issr_jax.dil import fit
 from issr_jax.dil.identity_loss import LossWeights
 from issr_jax.kernels.gaussian import gaussian_kernel, kernel_gallery
 
-SMALL = fit.FitConfig(epochs=10, batch_size=4, learning_rate=0.01, decay_every_epochs=5, decay_rate=0.5, weights=LossWeights(0.0, 0.0, 0.0))
+SMALL = fit.FitConfig(
+    epochs=10,
+    batch_size=4,
+    learning_rate=0.01,
+    decay_every_epochs=5,
+    decay_rate=0.5,
+    weights=LossWeights(0.0, 0.0, 0.0),
+)
 
 
 def _gallery(seed, n=8):
@@ -73,7 +79,9 @@ def test_gallery_must_split_into_batches():
 def test_paper_literal_learning_rate_diverges_and_paper_converges():
     """Documents why `paper` departs from the printed lr 0.1 (see presets.py)."""
     image = jax.random.uniform(jax.random.key(0), (32, 32))
-    gallery = kernel_gallery(image, key=jax.random.key(1), num_kernels=32, size=11, delta_range=(1.0, 3.0), pixel_scale=255.0)
+    gallery = kernel_gallery(
+        image, key=jax.random.key(1), num_kernels=32, size=11, delta_range=(1.0, 3.0), pixel_scale=255.0
+    )
     outcome = {}
     for preset in (presets.PAPER_LITERAL, presets.PAPER):
         outcome[preset.name] = float(fit.fit_inverse(gallery, key=jax.random.key(0), config=preset.fit).drk.sum())

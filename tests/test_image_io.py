@@ -185,9 +185,7 @@ def test_png_round_trip_is_bit_exact(tmp_path, layout, dtype):
 
     # What is read can be written back unchanged.
     again = tmp_path / "again.png"
-    write_image(
-        again, image.pixels, dtype=image.dtype, alpha=image.alpha, constant_alpha=image.constant_alpha
-    )
+    write_image(again, image.pixels, dtype=image.dtype, alpha=image.alpha, constant_alpha=image.constant_alpha)
     reread = read_image(again)
     np.testing.assert_array_equal(reread.pixels, image.pixels)
     assert reread.constant_alpha == image.constant_alpha
@@ -197,8 +195,12 @@ def test_png_round_trip_is_bit_exact(tmp_path, layout, dtype):
 def test_written_png_decodes_identically_in_pillow(tmp_path, layout):
     colour, alpha, constant = _layout(layout, np.uint8)
     path = tmp_path / "out.png"
-    write_image(path, _to_float(colour), alpha=None if alpha is None else _to_float(alpha),
-                constant_alpha=None if constant is None else 1.0)
+    write_image(
+        path,
+        _to_float(colour),
+        alpha=None if alpha is None else _to_float(alpha),
+        constant_alpha=None if constant is None else 1.0,
+    )
     decoded = np.asarray(PIL.Image.open(path))
     expected = colour
     if alpha is not None or constant is not None:
@@ -239,8 +241,12 @@ def test_sixteen_bit_png_keeps_low_byte(tmp_path):
 def test_tiff_round_trip_8_bit(tmp_path, layout, extension):
     colour, alpha, constant = _layout(layout, np.uint8)
     path = tmp_path / f"out{extension}"
-    write_image(path, _to_float(colour), alpha=None if alpha is None else _to_float(alpha),
-                constant_alpha=None if constant is None else 1.0)
+    write_image(
+        path,
+        _to_float(colour),
+        alpha=None if alpha is None else _to_float(alpha),
+        constant_alpha=None if constant is None else 1.0,
+    )
     image = read_image(path)
     np.testing.assert_array_equal(_samples_of(image.pixels, np.uint8), colour)
     if alpha is not None:
@@ -671,8 +677,15 @@ def test_options_are_keyword_only(function):
 
 
 def test_module_exports():
-    assert set(image_io.__all__) >= {"read_image", "write_image", "ImageError", "Image", "list_images",
-                                     "IMAGE_EXTENSIONS", "DEFAULT_MAX_PIXELS"}
+    assert set(image_io.__all__) >= {
+        "read_image",
+        "write_image",
+        "ImageError",
+        "Image",
+        "list_images",
+        "IMAGE_EXTENSIONS",
+        "DEFAULT_MAX_PIXELS",
+    }
 
 
 # ---------------------------------------------------------------------------- fuzzing

@@ -4,14 +4,13 @@ import numpy as np
 import pytest
 import scipy.io
 
-from issr_jax.kernels import spectral
-
-from issr_jax.restoration import lmmse
 from issr_jax.app.demo import degrade
 from issr_jax.drk import apply_drk
+from issr_jax.kernels import spectral
 from issr_jax.kernels.gaussian import kernel_covariance, kernel_from_covariance
 from issr_jax.metrics import psnr
 from issr_jax.resize import imresize
+from issr_jax.restoration import lmmse
 
 
 def power_law_image(size, *, seed, alpha=2.0):
@@ -136,7 +135,9 @@ def test_inverse_of_known_kernel_beats_bicubic_on_synthetic_image():
     upsampled = np.asarray(imresize(lr, scale=2))
     kernel = np.asarray(kernel_from_covariance(cov, size=21))
     restored = np.asarray(apply_drk(upsampled, lmmse.lmmse_restoration_kernel(kernel, scale=2)))
-    gain = float(psnr(np.clip(restored, 0, 1), hr, crop_border=2)) - float(psnr(np.clip(upsampled, 0, 1), hr, crop_border=2))
+    gain = float(psnr(np.clip(restored, 0, 1), hr, crop_border=2)) - float(
+        psnr(np.clip(upsampled, 0, 1), hr, crop_border=2)
+    )
     assert gain > 1.5
 
 

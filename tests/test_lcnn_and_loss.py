@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from issr_jax.dil import identity_loss
-
-from issr_jax.dil import lcnn
+from issr_jax.dil import identity_loss, lcnn
 from issr_jax.dil.fit import extract_drk
 from issr_jax.kernels.gaussian import gaussian_kernel
 
@@ -25,7 +23,12 @@ def test_lcnn_equals_lax_conv_stack(model_and_params):
     ref = x
     for i in range(5):
         ref = jax.lax.conv_general_dilated(
-            ref, params[f"conv{i}"]["kernel"], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"), precision="highest"
+            ref,
+            params[f"conv{i}"]["kernel"],
+            (1, 1),
+            "SAME",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            precision="highest",
         )
     np.testing.assert_allclose(model.apply({"params": params}, x), ref, atol=1e-5)
 
@@ -33,7 +36,9 @@ def test_lcnn_equals_lax_conv_stack(model_and_params):
 def test_bias_free_by_default_and_linear(model_and_params):
     model, params = model_and_params
     assert all(set(layer) == {"kernel"} for layer in params.values())
-    assert [params[f"conv{i}"]["kernel"].shape for i in range(5)] == [(3, 3, 1, 32)] + [(3, 3, 32, 32)] * 3 + [(3, 3, 32, 1)]
+    assert [params[f"conv{i}"]["kernel"].shape for i in range(5)] == [(3, 3, 1, 32)] + [(3, 3, 32, 32)] * 3 + [
+        (3, 3, 32, 1)
+    ]
     x, y = jax.random.normal(jax.random.key(2), (2, 1, 12, 12, 1))
     f = lambda v: model.apply({"params": params}, v)
     np.testing.assert_allclose(f(2 * x - 3 * y), 2 * f(x) - 3 * f(y), atol=1e-5)
@@ -56,7 +61,8 @@ def test_identity_terms_match_numpy():
     kernel = np.asarray(gaussian_kernel(size=11, sigma_x=1.0, sigma_y=1.5, theta=0.2))
     response = signal.convolve2d(kernel, drk, mode="full").astype(np.float32)
     terms = identity_loss.identity_terms(jnp.asarray(response), jnp.asarray(drk), jnp.asarray(kernel))
-    impulse = np.zeros((21, 21)); impulse[10, 10] = 1
+    impulse = np.zeros((21, 21))
+    impulse[10, 10] = 1
     d64 = drk.astype(np.float64)
     expected = {
         "identity": np.sum((response - impulse) ** 2),

@@ -78,9 +78,7 @@ def reference_ssim(image, reference, crop_border=0, y_channel=True):
         var_x = filt(x * x) - mu_x**2
         var_y = filt(y * y) - mu_y**2
         cov = filt(x * y) - mu_x * mu_y
-        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / (
-            (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
-        )
+        ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
         scores.append(ssim_map.mean())
     return float(np.mean(scores))
 
@@ -101,7 +99,13 @@ def _noisy_pair(seed, shape):
 
 @pytest.mark.parametrize(
     "shape, crop_border, y_channel",
-    [((37, 45, 3), 0, True), ((64, 50, 3), 4, True), ((64, 50, 3), 3, False), ((40, 33), 2, True), ((30, 41, 1), 0, False)],
+    [
+        ((37, 45, 3), 0, True),
+        ((64, 50, 3), 4, True),
+        ((64, 50, 3), 3, False),
+        ((40, 33), 2, True),
+        ((30, 41, 1), 0, False),
+    ],
 )
 def test_psnr_ssim_match_float64_reference(shape, crop_border, y_channel):
     image, reference = _noisy_pair(len(shape) * 100 + crop_border, shape)
@@ -141,7 +145,9 @@ def test_jit_and_batch():
     for metric, batch in ((psnr, psnr_batch), (ssim, ssim_batch)):
         jitted = jax.jit(metric, static_argnames=("crop_border", "y_channel"))
         loop = [float(metric(i, r, crop_border=2)) for i, r in zip(image, reference)]
-        np.testing.assert_allclose([float(jitted(i, r, crop_border=2)) for i, r in zip(image, reference)], loop, atol=1e-6)
+        np.testing.assert_allclose(
+            [float(jitted(i, r, crop_border=2)) for i, r in zip(image, reference)], loop, atol=1e-6
+        )
         np.testing.assert_allclose(np.asarray(batch(image, reference, crop_border=2)), loop, atol=1e-6)
 
 
@@ -250,7 +256,7 @@ def _row_id(row):
     return f"{row['dataset']}-{row['image']}-{row['variant']}-{scale}-{row['metric']}{channel}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_png(path: Path, gray2d: bool) -> np.ndarray:
     """uint8 RGB [H, W, 3] (alpha dropped, grey repeated) or, for gray2d, [H, W]."""
     import imageio.v3 as iio
@@ -282,11 +288,12 @@ def _to_uint8(image) -> np.ndarray:
     return (np.clip(np.asarray(image), 0, 1) * np.float32(255)).round().astype(np.uint8)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _golden_images(dataset, image, variant, scale):
     """The (scored image, reference) uint8 pair of a golden row, per the README pipeline."""
     row = next(
-        r for r in GOLDEN_ROWS
+        r
+        for r in GOLDEN_ROWS
         if (r["dataset"], r["image"], r["variant"], r["scale"]) == (dataset, image, variant, scale)
     )
     hr = _dataset_image(row["hr_file"], gray2d=variant == "gray2d")

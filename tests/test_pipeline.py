@@ -9,13 +9,15 @@ import scipy.io
 
 from issr_jax import presets
 from issr_jax.app.demo import degrade, demo_image, demo_kernel
-from issr_jax.metrics import psnr
 from issr_jax.batch.chunks import super_resolve_dataset
+from issr_jax.metrics import psnr
 from issr_jax.pipeline import super_resolve
 from issr_jax.resize import imresize
 
 # The paper preset with a short fit, so the tests stay quick; the mechanics are the same.
-QUICK_PAPER = presets.PAPER.replace(num_kernels=8, fit=dataclasses.replace(presets.PAPER.fit, epochs=4, decay_every_epochs=2))
+QUICK_PAPER = presets.PAPER.replace(
+    num_kernels=8, fit=dataclasses.replace(presets.PAPER.fit, epochs=4, decay_every_epochs=2)
+)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,11 @@ def test_div2krk_gain_over_bicubic(datasets, scale):
     kernel = scipy.io.loadmat(root / f"kernels_x{scale}" / "kernel_2.mat")["Kernel"]
     quantised = lambda x: np.round(np.asarray(x) * 255) / 255
     bicubic = float(psnr(quantised(np.clip(imresize(lr, scale=scale), 0, 1)), hr, crop_border=scale))
-    true = float(psnr(quantised(super_resolve(lr, scale=scale, key=jax.random.key(0), kernel=kernel).image), hr, crop_border=scale))
+    true = float(
+        psnr(
+            quantised(super_resolve(lr, scale=scale, key=jax.random.key(0), kernel=kernel).image), hr, crop_border=scale
+        )
+    )
     blind = float(psnr(quantised(super_resolve(lr, scale=scale, key=jax.random.key(0)).image), hr, crop_border=scale))
     assert true > bicubic + 1.5
     assert blind > bicubic + 1.0

@@ -11,12 +11,11 @@ import time
 import numpy as np
 import pytest
 from PIL import Image as PILImage
-
-from issr_jax.batch import canvases
-from issr_jax.app.demo import degrade, demo_image
-from issr_jax.io import read_image, write_image
-
 from test_cli import run_cli
+
+from issr_jax.app.demo import degrade, demo_image
+from issr_jax.batch import canvases
+from issr_jax.io import read_image, write_image
 
 
 def _png_bytes(array, **save):
@@ -55,7 +54,7 @@ def test_bad_files_in_a_folder(scene, tmp_path):
     failures = (out / "failures.txt").read_text().splitlines()
     assert len(failures) == len(cases)
     for name, (_, phrase) in cases.items():
-        line = next(l for l in failures if l.startswith(str(folder / name) + ":"))
+        line = next(entry for entry in failures if entry.startswith(str(folder / name) + ":"))
         assert phrase in line, line
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
 
@@ -126,7 +125,9 @@ def test_interrupted_folder_run_leaves_only_complete_files_and_resumes(scene, tm
         stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 300
-    finished = lambda: [p for p in out.iterdir() if p.suffix == ".png" and not p.name.startswith(".")] if out.is_dir() else []
+    finished = lambda: (
+        [p for p in out.iterdir() if p.suffix == ".png" and not p.name.startswith(".")] if out.is_dir() else []
+    )
     while time.time() < deadline and not finished():
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)

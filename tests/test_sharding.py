@@ -49,7 +49,7 @@ def test_one_and_four_devices_agree():
     env = dict(os.environ, JAX_NUM_CPU_DEVICES="4", JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-    line = [l for l in result.stdout.splitlines() if l.startswith("REPORT")][-1]
+    line = [entry for entry in result.stdout.splitlines() if entry.startswith("REPORT")][-1]
     report = json.loads(line.split(" ", 1)[1])
     # The spectral estimate runs on one device whatever the mesh, so its kernels are
     # bit-identical; the rest is split over the devices with the same per-device shapes.
@@ -77,9 +77,24 @@ def test_distributed_flag_splits_a_folder_over_two_processes(tmp_path):
     job = str(random.randrange(1, 1 << 20))  # the coordinator's port comes from the job id
     processes = []
     for rank in range(2):
-        env = dict(os.environ, SLURM_JOB_ID=job, SLURM_STEP_NODELIST="localhost", SLURM_NTASKS="2",
-                   SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank), JAX_PLATFORMS="cpu")
-        command = [sys.executable, "-m", "issr_jax", "--distributed", f"--input={folder}", f"--output={tmp_path / 'out'}", "--scale=2"]
+        env = dict(
+            os.environ,
+            SLURM_JOB_ID=job,
+            SLURM_STEP_NODELIST="localhost",
+            SLURM_NTASKS="2",
+            SLURM_PROCID=str(rank),
+            SLURM_LOCALID=str(rank),
+            JAX_PLATFORMS="cpu",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "issr_jax",
+            "--distributed",
+            f"--input={folder}",
+            f"--output={tmp_path / 'out'}",
+            "--scale=2",
+        ]
         processes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     logs = [p.communicate(timeout=300) for p in processes]
     assert [p.returncode for p in processes] == [1, 0], logs  # process 0 met bad.png
@@ -88,8 +103,12 @@ def test_distributed_flag_splits_a_folder_over_two_processes(tmp_path):
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == ["failures.process0.txt"] + [f"im_{i}.png" for i in range(5)]
     assert "bad.png" in (out / "failures.process0.txt").read_text()
-    plain = subprocess.run([sys.executable, "-m", "issr_jax", f"--input={folder}", f"--output={tmp_path / 'plain'}", "--scale=2"],
-                           capture_output=True, text=True, timeout=300)
+    plain = subprocess.run(
+        [sys.executable, "-m", "issr_jax", f"--input={folder}", f"--output={tmp_path / 'plain'}", "--scale=2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert plain.returncode == 1, plain.stderr
     for i in range(5):
         assert (out / f"im_{i}.png").read_bytes() == (tmp_path / "plain" / f"im_{i}.png").read_bytes()

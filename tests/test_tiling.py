@@ -3,11 +3,12 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from issr_jax.batch import canvases, mesh, tiles
+from issr_jax.kernels.gaussian import gaussian_kernel
 from issr_jax.pipeline import Inverse, restore
 from issr_jax.presets import DEFAULT
 from issr_jax.restoration.lmmse import lmmse_restoration_kernel
-from issr_jax.kernels.gaussian import gaussian_kernel
 
 
 def _drk(scale):
@@ -16,7 +17,9 @@ def _drk(scale):
 
 
 def _reference(image, drk, scale):
-    out = restore(jnp.asarray(image), Inverse(jnp.asarray(drk), None), scale=scale, color="y", method="drk", preset=DEFAULT)
+    out = restore(
+        jnp.asarray(image), Inverse(jnp.asarray(drk), None), scale=scale, color="y", method="drk", preset=DEFAULT
+    )
     return np.asarray(out)
 
 
@@ -63,7 +66,9 @@ def test_tiled_restore_has_no_seams(scale, shape):
     image = np.random.default_rng(scale).random(shape, np.float32)
     drk = _drk(scale)
     tiled = tiles.restore_tiled(image, drk, scale=scale, color="y", tile_side=128)
-    assert tiles._tile_starts(shape[0], 128 // scale, tiles.tile_margin(scale=scale, drk_size=drk.shape[0])) != [(0, 0, shape[0])]
+    assert tiles._tile_starts(shape[0], 128 // scale, tiles.tile_margin(scale=scale, drk_size=drk.shape[0])) != [
+        (0, 0, shape[0])
+    ]
     np.testing.assert_allclose(tiled, _reference(image, drk, scale), atol=2e-5)
 
 

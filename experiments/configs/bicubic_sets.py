@@ -21,7 +21,9 @@ def get_config():
         specs=dict(
             bicubic=common.BICUBIC,
             default_drk=common.DEFAULT_DRK,
-            paper_drk=common.spec("ISSR-DIL paper preset, DRK (first 20 images per set)", preset="paper", max_images=20),
+            paper_drk=common.spec(
+                "ISSR-DIL paper preset, DRK (first 20 images per set)", preset="paper", max_images=20
+            ),
         ),
     )
     config.save_images = False

@@ -48,11 +48,11 @@ def base_config(*, datasets: str, scales: str, specs: dict, title: str) -> ml_co
     """The fields every experiment has.
 
     Args:
-      datasets: comma-separated folder names under the data root (DIV2KRK, Set5, Set14, BSD100).
-      scales: comma-separated integer factors.
-      specs: method name -> `spec(...)`; `config.methods` lists all of them, in order, and
-        `--config.methods=a,b` restricts a run to some.
-      title: the heading of results.md.
+        datasets: comma-separated folder names under the data root (DIV2KRK, Set5, Set14, BSD100).
+        scales: comma-separated integer factors.
+        specs: method name -> `spec(...)`; `config.methods` lists all of them, in order, and
+            `--config.methods=a,b` restricts a run to some.
+        title: the heading of results.md.
     """
     config = ml_collections.ConfigDict()
     config.title = title

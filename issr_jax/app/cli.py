@@ -26,17 +26,46 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("input", None, "LR image file, or a folder of images. Without it: run the built-in demo.")
 flags.DEFINE_string("output", None, "Output file (for a file input) or folder (for a folder input or the demo).")
 flags.DEFINE_integer("scale", 2, "Integer upscaling factor, >= 2.", lower_bound=2)
-flags.DEFINE_enum("method", "drk", ["drk", "lcnn"], "drk: convolve with the extracted restoration kernel (fast); lcnn: run the fitted network.")
-flags.DEFINE_enum("preset", "default", sorted(PRESETS), "default: spectral kernel estimate + closed-form inverse (best measured); paper: the paper as written (Adam lr 0.01); paper_literal: lr 0.1 as printed (diverges).")
-flags.DEFINE_string("kernel", None, "A known blur kernel (.npy, or .mat with variable 'Kernel') to use instead of estimating one.")
+flags.DEFINE_enum(
+    "method",
+    "drk",
+    ["drk", "lcnn"],
+    "drk: convolve with the extracted restoration kernel (fast); lcnn: run the fitted network.",
+)
+flags.DEFINE_enum(
+    "preset",
+    "default",
+    sorted(PRESETS),
+    "default: spectral kernel estimate + closed-form inverse (best measured); paper: the paper as written "
+    "(Adam lr 0.01); paper_literal: lr 0.1 as printed (diverges).",
+)
+flags.DEFINE_string(
+    "kernel", None, "A known blur kernel (.npy, or .mat with variable 'Kernel') to use instead of estimating one."
+)
 flags.DEFINE_integer("seed", 0, "Seed of the PRNG (kernel gallery, weights, minibatches); same seed, same output.")
 flags.DEFINE_bool("save_kernels", False, "Also write NAME_kernel.npy and NAME_drk.npy next to each output.")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs (otherwise they are kept, and a folder run resumes).")
-flags.DEFINE_integer("max_pixels", DEFAULT_MAX_PIXELS, "Refuse outputs larger than this many pixels (checked before decoding the input).", lower_bound=1)
+flags.DEFINE_integer(
+    "max_pixels",
+    DEFAULT_MAX_PIXELS,
+    "Refuse outputs larger than this many pixels (checked before decoding the input).",
+    lower_bound=1,
+)
 flags.DEFINE_bool("quiet", False, "Print only errors and the final summary.")
 flags.DEFINE_bool("verbose", False, "Also print the time of each stage.")
-flags.DEFINE_integer("batch_size", 64, "Images per batched chunk of a folder run (kernels, inverses and restores of a chunk run together; bounds memory).", lower_bound=1)
-flags.DEFINE_bool("distributed", False, "Several hosts: call jax.distributed.initialize() (Slurm, Cloud TPU, ... detected from the environment) and process only this host's share of the folder, files[process_index::process_count]. See docs/scaling.md.")
+flags.DEFINE_integer(
+    "batch_size",
+    64,
+    "Images per batched chunk of a folder run (kernels, inverses and restores of a chunk run together; bounds memory).",
+    lower_bound=1,
+)
+flags.DEFINE_bool(
+    "distributed",
+    False,
+    "Several hosts: call jax.distributed.initialize() (Slurm, Cloud TPU, ... detected from the environment) "
+    "and process only this host's share of the folder, files[process_index::process_count]. See docs/scaling.md.",
+)
+
 
 def _make_cpu_results_reproducible() -> None:
     """Same input, flags and seed must give the same bits. XLA:CPU's multi-threaded FFTs

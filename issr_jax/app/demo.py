@@ -71,13 +71,13 @@ def degrade(image: np.ndarray, *, scale: int, covariance: np.ndarray = DEMO_COVA
     sampled half a pixel off-centre.
 
     Args:
-      image: `[H, W, C] float` in [0, 1].
-      scale: integer factor.
-      covariance: `[2, 2]` of the Gaussian, HR pixels^2 (row, column axes).
-      size: odd side of the sampled kernel.
+        image: `[H, W, C] float` in [0, 1].
+        scale: integer factor.
+        covariance: `[2, 2]` of the Gaussian, HR pixels^2 (row, column axes).
+        size: odd side of the sampled kernel.
 
     Returns:
-      `[H // scale, W // scale, C] float32`.
+        `[H // scale, W // scale, C] float32`.
     """
     base, shift = (scale - 1) // 2, (scale - 1) / 2 - (scale - 1) // 2
     kernel = _sampled_gaussian(np.asarray(covariance, np.float64), size=size, shift=shift)
@@ -91,15 +91,6 @@ def degrade(image: np.ndarray, *, scale: int, covariance: np.ndarray = DEMO_COVA
     return blurred[base::scale, base::scale][: h // scale, : w // scale].astype(np.float32)
 
 
-def _side_by_side(panels: list[np.ndarray], *, gap: int = 4) -> np.ndarray:
-    height = max(p.shape[0] for p in panels)
-    columns = []
-    for panel in panels:
-        columns += [np.pad(panel, ((0, height - panel.shape[0]), (0, 0), (0, 0)), constant_values=1.0)]
-        columns += [np.ones((height, gap, panel.shape[2]), np.float32)]
-    return np.concatenate(columns[:-1], axis=1)
-
-
 def run_demo(output_dir, *, scale: int, key, preset="default", method: str = "drk", overwrite: bool = True) -> str:
     """Runs the method on the demo image and writes what a person wants to look at.
 
@@ -108,12 +99,13 @@ def run_demo(output_dir, *, scale: int, key, preset="default", method: str = "dr
     `comparison.png` (a crop: bicubic | blind | known kernel | ground truth).
 
     Returns:
-      a short report with the PSNR (Y, border crop = scale) of each result and the times.
+        a short report with the PSNR (Y, border crop = scale) of each result and the times.
     """
     import time
     from pathlib import Path
 
-    from issr_jax.io import write_image
+    from issr_jax.app.figures import compose_figure
+    from issr_jax.io import quantise, write_image
     from issr_jax.metrics import psnr
     from issr_jax.pipeline import super_resolve
     from issr_jax.resize import imresize
@@ -124,7 +116,6 @@ def run_demo(output_dir, *, scale: int, key, preset="default", method: str = "dr
     hr = demo_image()
     lr = degrade(hr, scale=scale)
     hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
-    quantise = lambda x: np.round(np.clip(np.asarray(x), 0, 1) * 255) / 255  # what a PNG holds
     lr = quantise(lr).astype(np.float32)
     results = {"bicubic": quantise(imresize(lr, scale=scale))}
     times = {}
@@ -138,7 +129,7 @@ def run_demo(output_dir, *, scale: int, key, preset="default", method: str = "dr
     h, w = hr.shape[:2]
     crop = (slice(h // 4, h // 4 + h // 3), slice(w // 2, w // 2 + w // 3))
     panels = [results["bicubic"][crop], results["sr"][crop], results["sr_known_kernel"][crop], hr[crop]]
-    write_image(output_dir / "comparison.png", _side_by_side(panels), overwrite=overwrite)
+    write_image(output_dir / "comparison.png", compose_figure([panels]), overwrite=overwrite)
     lines = [f"demo x{scale}, preset {getattr(preset, 'name', preset)}, method {method}: wrote {output_dir}/"]
     for name in ("bicubic", "sr", "sr_known_kernel"):
         score = psnr(results[name], hr, crop_border=scale)

@@ -63,11 +63,11 @@ class Canvas(NamedTuple):
     """One LR image on its bucket canvas, ready for `restore_canvases`.
 
     Attributes:
-      pixels: `[Hb, Wb, C] float32`, the image (transposed if `transposed`) at the
-        top-left, extended by symmetric padding.
-      rows, cols: `[s Hb]`, `[s Wb] int32` HR indices (mirrored at the true HR border).
-      height, width: the true LR size of the image on the canvas (after transposing).
-      transposed: the canvas holds the image's transpose.
+        pixels: `[Hb, Wb, C] float32`, the image (transposed if `transposed`) at the
+            top-left, extended by symmetric padding.
+        rows, cols: `[s Hb]`, `[s Wb] int32` HR indices (mirrored at the true HR border).
+        height, width: the true LR size of the image on the canvas (after transposing).
+        transposed: the canvas holds the image's transpose.
     """
 
     pixels: np.ndarray
@@ -114,7 +114,7 @@ def _restore_canvas(pixels, drk, rows, cols, *, scale: int, color: str):
     return restore_with(pixels, mirrored, scale=scale, color=color)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _batched_restore(mesh: jax.sharding.Mesh, scale: int, color: str):
     body = jax.vmap(functools.partial(_restore_canvas, scale=scale, color=color))
     spec = PartitionSpec(AXIS)
@@ -122,20 +122,22 @@ def _batched_restore(mesh: jax.sharding.Mesh, scale: int, color: str):
     return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(spec,) * 4, out_specs=spec, check_vma=False))
 
 
-def restore_canvases(canvases: list[Canvas], drks: list[np.ndarray], *, scale: int, color: str, mesh) -> list[np.ndarray]:
+def restore_canvases(
+    canvases: list[Canvas], drks: list[np.ndarray], *, scale: int, color: str, mesh
+) -> list[np.ndarray]:
     """Restores canvases of one bucket shape in one call, the batch split over `mesh`.
 
     The batch is padded (with copies of the first canvas) to a multiple of the mesh
     size, so the compiled shape depends only on the bucket and `len(canvases)` rounded up.
 
     Args:
-      canvases: from `make_canvas`, all of one shape; drks: `[d, d]` each (not transposed:
-        a transposed canvas gets the transposed DRK here).
-      scale: integer factor; color: `"y"` (luma of RGB canvases) or `"rgb"`.
-      mesh: from `batch.mesh.batch_mesh`.
+        canvases: from `make_canvas`, all of one shape; drks: `[d, d]` each (not transposed:
+            a transposed canvas gets the transposed DRK here).
+        scale: integer factor; color: `"y"` (luma of RGB canvases) or `"rgb"`.
+        mesh: from `batch.mesh.batch_mesh`.
 
     Returns:
-      The `[s H, s W, C] float32` results, cropped to the true region and transposed back.
+        The `[s H, s W, C] float32` results, cropped to the true region and transposed back.
     """
     count = len(canvases)
     padded = -(-count // mesh.size) * mesh.size
@@ -155,5 +157,3 @@ def restore_canvases(canvases: list[Canvas], drks: list[np.ndarray], *, scale: i
         crop = out[i, : scale * c.height, : scale * c.width]
         results.append(np.array(np.swapaxes(crop, 0, 1) if c.transposed else crop))
     return results
-
-

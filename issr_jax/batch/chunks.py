@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -75,7 +75,13 @@ INVERT_BATCH = 8  # LMMSE inverses per call (x4: ~4 MB each); the last call is p
 FIT_BATCH = 2  # identity fits per device per call: fixed, so results do not depend on the device count
 
 
-def chunks(sizes: Sequence[int], *, chunk_size: int = CHUNK_SIZE, chunk_pixels: int = CHUNK_PIXELS, first_size: int = FIRST_CHUNK_SIZE) -> list[range]:
+def chunks(
+    sizes: Sequence[int],
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    chunk_pixels: int = CHUNK_PIXELS,
+    first_size: int = FIRST_CHUNK_SIZE,
+) -> list[range]:
     """Consecutive index ranges of at most `chunk_size` items and `chunk_pixels` pixels
     (an item larger than `chunk_pixels` gets a chunk of its own); the first range holds
     at most `first_size` items, so that the first outputs (and their writing, which
@@ -103,10 +109,10 @@ def estimate_chunk(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, 
     Eq. 5 gallery is a few image statistics and N Gaussians, drawn per image.
 
     Args:
-      images: `[H_i, W_i, C_i] float32` in [0, 1] (from `pipeline.checked_image`).
-      scale: integer SR factor.
-      key: the estimation key (`pipeline.stage_keys`), shared by all images.
-      preset: `preset.estimator` picks the estimator.
+        images: `[H_i, W_i, C_i] float32` in [0, 1] (from `pipeline.checked_image`).
+        scale: integer SR factor.
+        key: the estimation key (`pipeline.stage_keys`), shared by all images.
+        preset: `preset.estimator` picks the estimator.
     """
     if preset.estimator != "spectral":
         return [np.asarray(estimate_kernels(jnp.asarray(im), scale=scale, key=key, preset=preset)) for im in images]
@@ -116,7 +122,7 @@ def estimate_chunk(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, 
 # --------------------------------------------------------------------------------- invert
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sharded_fit(mesh, scale: int, preset: Preset):
     """The identity fits of a batch, each device fitting its own images (`shard_map`).
 
@@ -140,14 +146,14 @@ def design_chunk(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array,
     by repeating the last gallery, so memory stays bounded whatever the chunk size.
 
     Args:
-      galleries: `[N, k, k]` each (same N and k), from `pipeline.design_gallery`.
-      scale: integer SR factor.
-      key: the inversion key (`pipeline.stage_keys`), shared by all.
-      preset: `preset.inverse` picks the identity fit or the closed form.
-      mesh: from `batch.mesh.batch_mesh` (the identity fits are split over it).
+        galleries: `[N, k, k]` each (same N and k), from `pipeline.design_gallery`.
+        scale: integer SR factor.
+        key: the inversion key (`pipeline.stage_keys`), shared by all.
+        preset: `preset.inverse` picks the identity fit or the closed form.
+        mesh: from `batch.mesh.batch_mesh` (the identity fits are split over it).
 
     Returns:
-      `Inverse` with NumPy leaves of leading axis `len(galleries)`.
+        `Inverse` with NumPy leaves of leading axis `len(galleries)`.
     """
     count = len(galleries)
     step = FIT_BATCH * mesh.size if preset.inverse == "dil" else INVERT_BATCH
@@ -240,15 +246,15 @@ def super_resolve_chunk(
     """Runs the three stages over a chunk of images, each stage batched.
 
     Args:
-      images: `[H, W, C] float32` in [0, 1] (or None for an entry to leave out).
-      scale, key, preset, method: as in `pipeline.super_resolve`; every image uses `key`.
-      kernel: None (estimate each image's), one `[k, k]` kernel for every image, or a
-        sequence of `[k, k]` kernels (same k), one per entry of `images`.
-      mesh: from `batch.mesh.batch_mesh` (default: all local devices).
-      on_result: called once per (non-None) image with a `ChunkResult`, as soon as that
-        image is restored; an image the pipeline rejects gets its error instead, and the
-        others go on.
-      timings: optional dict; seconds of "estimate", "invert", "restore" are added to it.
+        images: `[H, W, C] float32` in [0, 1] (or None for an entry to leave out).
+        scale, key, preset, method: as in `pipeline.super_resolve`; every image uses `key`.
+        kernel: None (estimate each image's), one `[k, k]` kernel for every image, or a
+            sequence of `[k, k]` kernels (same k), one per entry of `images`.
+        mesh: from `batch.mesh.batch_mesh` (default: all local devices).
+        on_result: called once per (non-None) image with a `ChunkResult`, as soon as that
+            image is restored; an image the pipeline rejects gets its error instead, and the
+            others go on.
+        timings: optional dict; seconds of "estimate", "invert", "restore" are added to it.
     """
     preset = checked_preset(preset, method=method)
     kernel = _supplied_kernels(kernel, len(images))
@@ -304,9 +310,11 @@ def super_resolve_chunk(
         )
     else:  # running the L-CNN itself: per image, at its own shape
         for j, image in enumerate(pixels):
-            inverse = jax.tree.map(lambda leaf: leaf[pick(j)], inverses)
+            inverse = jax.tree.map(lambda leaf, j=j: leaf[pick(j)], inverses)
             try:
-                out = restore(jax.device_put(image), inverse, scale=scale, color=preset.color, method=method, preset=preset)
+                out = restore(
+                    jax.device_put(image), inverse, scale=scale, color=preset.color, method=method, preset=preset
+                )
             except ValueError as error:  # too large to run the network on
                 on_result(ChunkResult(ready[j][0], error=error))
                 continue
@@ -328,26 +336,26 @@ def super_resolve_dataset(
     """Super-resolves a list of images chunk by chunk, every stage batched and sharded.
 
     Args:
-      images: `[H_i, W_i, C_i] float` in [0, 1], sizes may differ, sides >= 16.
-      scale: integer factor >= 2.
-      key: PRNG key used for *every* image (as a folder run does), so image `i`'s result
-        equals `pipeline.super_resolve(images[i], key=key)` to float rounding.
-      preset, method: as in `pipeline.super_resolve`.
-      kernel: None (estimate each image's), one `[k, k]` kernel for all, or one per image.
-      chunk_size: images per chunk (memory bound).
-      mesh: from `batch.mesh.batch_mesh` (default: all local devices).
+        images: `[H_i, W_i, C_i] float` in [0, 1], sizes may differ, sides >= 16.
+        scale: integer factor >= 2.
+        key: PRNG key used for *every* image (as a folder run does), so image `i`'s result
+            equals `pipeline.super_resolve(images[i], key=key)` to float rounding.
+        preset, method: as in `pipeline.super_resolve`.
+        kernel: None (estimate each image's), one `[k, k]` kernel for all, or one per image.
+        chunk_size: images per chunk (memory bound).
+        mesh: from `batch.mesh.batch_mesh` (default: all local devices).
 
     Returns:
-      list of `SuperResolution` (the image as `[s H, s W, C] float32` NumPy), in order.
+        list of `SuperResolution` (the image as `[s H, s W, C] float32` NumPy), in order.
 
     Raises:
-      ValueError, TypeError: an image the pipeline rejects (its index in the message).
+        ValueError, TypeError: an image the pipeline rejects (its index in the message).
 
     Example:
-      >>> import jax, numpy as np
-      >>> lrs = [np.random.default_rng(0).random((24, 32, 3), np.float32)] * 2
-      >>> [r.image.shape for r in super_resolve_dataset(lrs, scale=2, key=jax.random.key(0))]
-      [(48, 64, 3), (48, 64, 3)]
+        >>> import jax, numpy as np
+        >>> lrs = [np.random.default_rng(0).random((24, 32, 3), np.float32)] * 2
+        >>> [r.image.shape for r in super_resolve_dataset(lrs, scale=2, key=jax.random.key(0))]
+        [(48, 64, 3), (48, 64, 3)]
     """
     images = [np.asarray(image, np.float32) for image in images]
     images = [image[..., None] if image.ndim == 2 else image for image in images]
@@ -365,9 +373,18 @@ def super_resolve_dataset(
         chunk_images = [images[i] for i in part]
         offset = part.start
 
-        def shifted(item: ChunkResult) -> None:
+        def shifted(item: ChunkResult, offset: int = offset) -> None:
             collect(dataclasses.replace(item, index=item.index + offset))
 
         chunk_kernel = kernel[part.start : part.stop] if per_image else kernel
-        super_resolve_chunk(chunk_images, scale=scale, key=key, preset=preset, method=method, kernel=chunk_kernel, mesh=mesh, on_result=shifted)
+        super_resolve_chunk(
+            chunk_images,
+            scale=scale,
+            key=key,
+            preset=preset,
+            method=method,
+            kernel=chunk_kernel,
+            mesh=mesh,
+            on_result=shifted,
+        )
     return results

@@ -70,14 +70,14 @@ def restore_tiled(
     batch of tiles.
 
     Args:
-      image: `[H, W, C] float32` in [0, 1], the LR image.
-      drk: `[d, d] float32` restoration kernel.
-      scale: integer factor; color: `"y"` restores BT.601 Y only (RGB input), `"rgb"` every channel.
-      mesh: from `batch_mesh` (default: all local devices).
-      tile_side: HR side of a tile (LR crop side about `tile_side / scale`).
+        image: `[H, W, C] float32` in [0, 1], the LR image.
+        drk: `[d, d] float32` restoration kernel.
+        scale: integer factor; color: `"y"` restores BT.601 Y only (RGB input), `"rgb"` every channel.
+        mesh: from `batch_mesh` (default: all local devices).
+        tile_side: HR side of a tile (LR crop side about `tile_side / scale`).
 
     Returns:
-      `[s H, s W, C] float32`, equal to the untiled restore to float rounding.
+        `[s H, s W, C] float32`, equal to the untiled restore to float rounding.
     """
     image = np.asarray(image, np.float32)
     mesh = mesh or batch_mesh()
@@ -95,7 +95,9 @@ def restore_tiled(
     for first in range(0, len(tiles), mesh.size):
         group = tiles[first : first + mesh.size]
         canvases = [
-            make_canvas(image[r[0] : r[0] + crop_h, q[0] : q[0] + crop_w], scale=scale, drk_size=drk.shape[0], shape=shape)
+            make_canvas(
+                image[r[0] : r[0] + crop_h, q[0] : q[0] + crop_w], scale=scale, drk_size=drk.shape[0], shape=shape
+            )
             for r, q in group
         ]
         restored = restore_canvases(canvases, [drk] * len(group), scale=scale, color=color, mesh=mesh)

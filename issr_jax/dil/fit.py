@@ -93,10 +93,10 @@ def learning_rate_schedule(config: FitConfig, *, steps_per_epoch: int) -> optax.
     import optax
 
     return optax.exponential_decay(
-            init_value=config.learning_rate,
-            transition_steps=config.decay_every_epochs * steps_per_epoch,
-            decay_rate=config.decay_rate,
-            staircase=True,
+        init_value=config.learning_rate,
+        transition_steps=config.decay_every_epochs * steps_per_epoch,
+        decay_rate=config.decay_rate,
+        staircase=True,
     )
 
 
@@ -116,7 +116,7 @@ def _fit(kernels: jax.Array, key: jax.Array, config: FitConfig) -> FitResult:
     params = model.init_params(init_key)
     opt_state = optimizer.init(params)
     objective = functools.partial(
-            dil_objective, model=model, weights=config.weights, canvas_size=canvas_size, drk_size=drk_size
+        dil_objective, model=model, weights=config.weights, canvas_size=canvas_size, drk_size=drk_size
     )
     grad_fn = jax.value_and_grad(objective, has_aux=True)
 

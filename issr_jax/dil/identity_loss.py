@@ -74,7 +74,7 @@ def identity_terms(response: jax.Array, drk: jax.Array, kernel: jax.Array) -> di
 
 
 def dil_objective(
-        params, kernels: jax.Array, *, model: nn.Module, weights: LossWeights, canvas_size: int, drk_size: int
+    params, kernels: jax.Array, *, model: nn.Module, weights: LossWeights, canvas_size: int, drk_size: int
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean DIL loss over a batch of kernels, computed by running the L-CNN on K (as trained
     in the paper) and on a unit impulse (for the DRK the regularisers see).
@@ -100,9 +100,9 @@ def dil_objective(
     terms = jax.vmap(identity_terms, in_axes=(0, None, 0))(responses, drk, kernels)
     terms = jax.tree.map(jnp.mean, terms)
     loss = (
-            terms["identity"]
-            + weights.pinv * terms["pinv"]
-            + weights.unity * terms["unity"]
-            + weights.range_scale * terms["range_scale"]
+        terms["identity"]
+        + weights.pinv * terms["pinv"]
+        + weights.unity * terms["unity"]
+        + weights.range_scale * terms["range_scale"]
     )
     return loss, terms

@@ -42,9 +42,11 @@ class _Conv3x3(nn.Module):
         lo = (k - 1) // 2
         padded = jnp.pad(x, ((0, 0), (lo, k - 1 - lo), (lo, k - 1 - lo), (0, 0)))
         out = sum(
-                jnp.einsum("nhwc,cd->nhwd", padded[:, i : i + h, j : j + w, :], kernel[i, j], precision=jax.lax.Precision.HIGHEST)
-                for i in range(k)
-                for j in range(k)
+            jnp.einsum(
+                "nhwc,cd->nhwd", padded[:, i : i + h, j : j + w, :], kernel[i, j], precision=jax.lax.Precision.HIGHEST
+            )
+            for i in range(k)
+            for j in range(k)
         )
         if self.use_bias:
             out = out + self.param("bias", nn.initializers.zeros, (self.features,))

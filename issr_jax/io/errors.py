@@ -15,8 +15,8 @@ class ImageError(Exception):
     about it when there is something to do.
 
     Attributes:
-      path: the file (or folder) concerned, as a `Path`.
-      problem: what is wrong, one line.
+        path: the file (or folder) concerned, as a `Path`.
+        problem: what is wrong, one line.
     """
 
     def __init__(self, path: str | os.PathLike[str], problem: str):

@@ -47,14 +47,14 @@ def list_images(folder: str | os.PathLike[str]) -> tuple[list[Path], list[tuple[
     extensions and broken links are skipped. Sub-folders are not searched.
 
     Args:
-      folder: the folder to list.
+        folder: the folder to list.
 
     Returns:
-      `(images, skipped)`: `images` sorted by name; `skipped` a name-sorted list of
-      `(path, reason)` with a short reason such as `"hidden"` or `"folder"`.
+        `(images, skipped)`: `images` sorted by name; `skipped` a name-sorted list of
+        `(path, reason)` with a short reason such as `"hidden"` or `"folder"`.
 
     Raises:
-      ImageError: the folder does not exist, is not a folder, or cannot be listed.
+        ImageError: the folder does not exist, is not a folder, or cannot be listed.
     """
     folder = Path(folder)
     if not folder.exists():

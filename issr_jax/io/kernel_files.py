@@ -1,4 +1,4 @@
-"""Reading a user-supplied degradation kernel (for example a known blur kernel given on the command line): `.npy` or MATLAB `.mat`."""
+"""Reading a user-supplied degradation kernel: `.npy` or MATLAB `.mat` (DIV2KRK's `Kernel`)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ def read_kernel(path: str | Path) -> np.ndarray:
     2-D numeric variable in the file.
 
     Returns:
-      `[k, k] float32`, odd `k`, non-negative sum, normalised to sum to 1.
+        `[k, k] float32`, odd `k`, non-negative sum, normalised to sum to 1.
 
     Raises:
-      KernelError: unreadable file, not 2-D, not square with an odd side, NaN or Inf,
-        all zeros, or a sum that is not positive.
+        KernelError: unreadable file, not 2-D, not square with an odd side, NaN or Inf,
+            all zeros, or a sum that is not positive.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -42,7 +42,9 @@ def read_kernel(path: str | Path) -> np.ndarray:
             if "Kernel" in variables:
                 kernel = variables["Kernel"]
             else:
-                arrays = [v for v in variables.values() if isinstance(v, np.ndarray) and v.ndim == 2 and v.dtype.kind in "fiu"]
+                arrays = [
+                    v for v in variables.values() if isinstance(v, np.ndarray) and v.ndim == 2 and v.dtype.kind in "fiu"
+                ]
                 if len(arrays) != 1:
                     raise KernelError(path, f"holds {len(arrays)} 2-D numeric variables; name the kernel 'Kernel'")
                 kernel = arrays[0]
@@ -58,12 +60,16 @@ def read_kernel(path: str | Path) -> np.ndarray:
     if kernel.ndim != 2:
         raise KernelError(path, f"kernel must be 2-D, got shape {kernel.shape}")
     if kernel.shape[0] != kernel.shape[1] or kernel.shape[0] % 2 == 0:
-        raise KernelError(path, f"kernel must be square with an odd side (e.g. 11x11), got {kernel.shape[0]}x{kernel.shape[1]}")
+        raise KernelError(
+            path, f"kernel must be square with an odd side (e.g. 11x11), got {kernel.shape[0]}x{kernel.shape[1]}"
+        )
     kernel = kernel.astype(np.float64)
     if not np.all(np.isfinite(kernel)):
         raise KernelError(path, "kernel contains NaN or Inf")
     if not np.any(kernel):
         raise KernelError(path, "kernel is all zeros")
     if kernel.sum() <= 0:
-        raise KernelError(path, f"kernel sums to {kernel.sum():.4g}; a blur kernel must sum to a positive value (normally 1)")
+        raise KernelError(
+            path, f"kernel sums to {kernel.sum():.4g}; a blur kernel must sum to a positive value (normally 1)"
+        )
     return (kernel / kernel.sum()).astype(np.float32)

@@ -25,7 +25,7 @@ def decode_png16_colour(data: bytes, rawmode: str) -> np.ndarray:
     pixel, exactly like 8-bit RGBA, so it is decoded once as RGBA bytes.
 
     Returns:
-      `[H, W, 2 | 3 | 4] uint16`.
+        `[H, W, 2 | 3 | 4] uint16`.
     """
 
     def decode_as(unpacker: str) -> np.ndarray:
@@ -66,7 +66,6 @@ def encode_png16(samples: np.ndarray, *, level: int = 6) -> bytes:
     compressed = zlib.compress(scanlines.tobytes(), level)
     idat_size = 1 << 20
     idat = b"".join(
-        chunk(b"IDAT", compressed[start : start + idat_size])
-        for start in range(0, len(compressed), idat_size)
+        chunk(b"IDAT", compressed[start : start + idat_size]) for start in range(0, len(compressed), idat_size)
     )
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + idat + chunk(b"IEND", b"")

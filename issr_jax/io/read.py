@@ -71,15 +71,15 @@ class Image:
     """A decoded image file.
 
     Attributes:
-      pixels: `[H, W, C] float32 in [0, 1]`, `C` 1 (gray) or 3 (RGB), upright (EXIF
-        orientation applied). The integer samples divided by the dtype's maximum.
-      dtype: the file's sample type, `np.uint8` or `np.uint16`; pass it to `write_image`
-        to write with the same depth.
-      alpha: `None`, or `[H, W] float32 in [0, 1]` when the file has an alpha channel
-        that is not the same everywhere.
-      constant_alpha: the alpha value as a float in `[0, 1]` when the file has an alpha
-        channel that is the same everywhere (DIV2KRK LR images: 1.0), else `None`.
-      path: the file read.
+        pixels: `[H, W, C] float32 in [0, 1]`, `C` 1 (gray) or 3 (RGB), upright (EXIF
+            orientation applied). The integer samples divided by the dtype's maximum.
+        dtype: the file's sample type, `np.uint8` or `np.uint16`; pass it to `write_image`
+            to write with the same depth.
+        alpha: `None`, or `[H, W] float32 in [0, 1]` when the file has an alpha channel
+            that is not the same everywhere.
+        constant_alpha: the alpha value as a float in `[0, 1]` when the file has an alpha
+            channel that is the same everywhere (DIV2KRK LR images: 1.0), else `None`.
+        path: the file read.
     """
 
     pixels: np.ndarray
@@ -108,19 +108,19 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     any pixel data is decoded.
 
     Args:
-      path: the image file.
-      max_pixels: refuse images with more than this many pixels (width x height).
-        Pillow's own decompression-bomb limit (about 179 megapixels by default) also
-        applies.
+        path: the image file.
+        max_pixels: refuse images with more than this many pixels (width x height).
+            Pillow's own decompression-bomb limit (about 179 megapixels by default) also
+            applies.
 
     Returns:
-      An `Image`: `pixels` `[H, W, C] float32 in [0, 1]` with `C` in {1, 3}, the file's
-      sample `dtype` (`np.uint8` or `np.uint16`), `alpha`, `constant_alpha` and `path`.
+        An `Image`: `pixels` `[H, W, C] float32 in [0, 1]` with `C` in {1, 3}, the file's
+        sample `dtype` (`np.uint8` or `np.uint16`), `alpha`, `constant_alpha` and `path`.
 
     Raises:
-      ImageError: the file is missing, empty, truncated, not an image, too large,
-        animated, or stores samples other than 8- or 16-bit integers.
-      RuntimeError: `PIL.ImageFile.LOAD_TRUNCATED_IMAGES` was set to True elsewhere.
+        ImageError: the file is missing, empty, truncated, not an image, too large,
+            animated, or stores samples other than 8- or 16-bit integers.
+        RuntimeError: `PIL.ImageFile.LOAD_TRUNCATED_IMAGES` was set to True elsewhere.
     """
     path = Path(path)
     if PIL.ImageFile.LOAD_TRUNCATED_IMAGES:
@@ -139,13 +139,9 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     except PIL.Image.DecompressionBombError as error:
         raise ImageError(path, f"image is too large for Pillow to decode safely ({error})") from error
     except PIL.UnidentifiedImageError as error:
-        raise ImageError(
-            path, "not an image Pillow can read (unknown format or corrupt header)"
-        ) from error
+        raise ImageError(path, "not an image Pillow can read (unknown format or corrupt header)") from error
     except MemoryError as error:
-        raise ImageError(
-            path, "ran out of memory while decoding; free memory or lower max_pixels"
-        ) from error
+        raise ImageError(path, "ran out of memory while decoding; free memory or lower max_pixels") from error
     except Exception as error:  # noqa: BLE001 - any decoder failure means a bad file.
         raise ImageError(
             path, f"cannot decode the image data ({describe_error(error)}); the file is damaged or truncated"
@@ -193,8 +189,7 @@ def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, in
         if frames > 1:
             raise ImageError(
                 path,
-                f"has {frames} frames (animated or multi-page); save the frame you want as a "
-                "single image",
+                f"has {frames} frames (animated or multi-page); save the frame you want as a single image",
             )
         rawmodes = {_tile_rawmode(tile) for tile in header.tile}
         orientation = _exif_orientation(header, data)
@@ -255,15 +250,13 @@ def _tile_rawmode(tile: Sequence) -> str:
 def _check_decoded(path: Path, samples: np.ndarray, height: int, width: int) -> None:
     """Guards against a decoder returning something other than the header promised."""
     if samples.dtype not in SAMPLE_TYPES:
-        raise ImageError(
-            path, f"decoded to {samples.dtype} samples; only 8- and 16-bit integer images are supported"
-        )
-    if samples.shape[:2] != (height, width) or samples.ndim not in (2, 3) or (
-        samples.ndim == 3 and samples.shape[2] not in (2, 3, 4)
+        raise ImageError(path, f"decoded to {samples.dtype} samples; only 8- and 16-bit integer images are supported")
+    if (
+        samples.shape[:2] != (height, width)
+        or samples.ndim not in (2, 3)
+        or (samples.ndim == 3 and samples.shape[2] not in (2, 3, 4))
     ):
-        raise ImageError(
-            path, f"decoded to an unexpected shape {samples.shape} for a {width}x{height} image"
-        )
+        raise ImageError(path, f"decoded to an unexpected shape {samples.shape} for a {width}x{height} image")
 
 
 def _apply_exif_orientation(samples: np.ndarray, orientation: int) -> np.ndarray:

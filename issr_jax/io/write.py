@@ -39,23 +39,23 @@ def write_image(
     partial image; the temporary file is removed on any failure.
 
     Args:
-      path: the file to write; its extension picks the format.
-      pixels: `[H, W, C]` real numbers in `[0, 1]`, `C` 1 (gray) or 3 (RGB). Values
-        outside `[0, 1]` are clipped; NaN or infinity is refused.
-      dtype: `np.uint8` or `np.uint16`, the sample type of the file.
-      alpha: optional `[H, W]` (or `[H, W, 1]`) alpha plane in `[0, 1]`.
-      constant_alpha: optional alpha value in `[0, 1]` written as a full plane (restores
-        the constant alpha `read_image` dropped). At most one of `alpha` and
-        `constant_alpha`.
-      overwrite: replace an existing file; without it an existing file is an error.
-      compress_level: PNG only: zlib level 0-9 (None: 6). Level 1 encodes a photo about
-        5x faster than 6 for files about 8% larger; the pixels are the same.
+        path: the file to write; its extension picks the format.
+        pixels: `[H, W, C]` real numbers in `[0, 1]`, `C` 1 (gray) or 3 (RGB). Values
+            outside `[0, 1]` are clipped; NaN or infinity is refused.
+        dtype: `np.uint8` or `np.uint16`, the sample type of the file.
+        alpha: optional `[H, W]` (or `[H, W, 1]`) alpha plane in `[0, 1]`.
+        constant_alpha: optional alpha value in `[0, 1]` written as a full plane (restores
+            the constant alpha `read_image` dropped). At most one of `alpha` and
+            `constant_alpha`.
+        overwrite: replace an existing file; without it an existing file is an error.
+        compress_level: PNG only: zlib level 0-9 (None: 6). Level 1 encodes a photo about
+            5x faster than 6 for files about 8% larger; the pixels are the same.
 
     Raises:
-      ValueError: bad arguments: shapes, dtype, NaN or infinity in `pixels` or `alpha`.
-      ImageError: the file exists (and not `overwrite`), the folder is missing or not
-        writable, the extension is not a supported format or cannot hold this image
-        (16 bits, alpha), or encoding or writing failed.
+        ValueError: bad arguments: shapes, dtype, NaN or infinity in `pixels` or `alpha`.
+        ImageError: the file exists (and not `overwrite`), the folder is missing or not
+            writable, the extension is not a supported format or cannot hold this image
+            (16 bits, alpha), or encoding or writing failed.
     """
     path = Path(path)
     dtype = _check_dtype(dtype)
@@ -143,19 +143,14 @@ def _check_format(path: Path, extension: str, *, dtype: type, channels: int, has
     if extension not in IMAGE_EXTENSIONS:
         raise ImageError(
             path,
-            f"unsupported extension {extension or '(none)'!r}; use one of "
-            f"{', '.join(sorted(IMAGE_EXTENSIONS))}",
+            f"unsupported extension {extension or '(none)'!r}; use one of {', '.join(sorted(IMAGE_EXTENSIONS))}",
         )
     name = extension[1:].upper()
     if dtype == np.uint16:
         if extension in TIFF_EXTENSIONS and (channels != 1 or has_alpha):
-            raise ImageError(
-                path, "16-bit TIFF is written only for gray without alpha; use .png for 16-bit colour"
-            )
+            raise ImageError(path, "16-bit TIFF is written only for gray without alpha; use .png for 16-bit colour")
         if extension != ".png" and extension not in TIFF_EXTENSIONS:
-            raise ImageError(
-                path, f"{name} cannot store 16-bit samples; use .png (or .tif for gray), or write 8-bit"
-            )
+            raise ImageError(path, f"{name} cannot store 16-bit samples; use .png (or .tif for gray), or write 8-bit")
     if has_alpha and (extension in JPEG_EXTENSIONS or extension == ".bmp"):
         raise ImageError(path, f"{name} cannot store an alpha channel; use .png, .tif or .webp")
 

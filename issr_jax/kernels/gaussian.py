@@ -12,7 +12,14 @@ import math
 import jax
 import jax.numpy as jnp
 
-__all__ = ["gaussian_kernel", "kernel_from_covariance", "kernel_from_precision", "kernel_covariance", "paper_sigma", "kernel_gallery"]
+__all__ = [
+    "gaussian_kernel",
+    "kernel_from_covariance",
+    "kernel_from_precision",
+    "kernel_covariance",
+    "paper_sigma",
+    "kernel_gallery",
+]
 
 
 def kernel_from_covariance(covariance: jax.Array, *, size: int) -> jax.Array:
@@ -80,7 +87,7 @@ def kernel_covariance(kernel: jax.Array) -> jax.Array:
     mean_r, mean_c = jnp.sum(kernel * rows), jnp.sum(kernel * cols)
     dr, dc = rows - mean_r, cols - mean_c
     return jnp.array(
-            [[jnp.sum(kernel * dr * dr), jnp.sum(kernel * dr * dc)], [jnp.sum(kernel * dr * dc), jnp.sum(kernel * dc * dc)]]
+        [[jnp.sum(kernel * dr * dr), jnp.sum(kernel * dr * dc)], [jnp.sum(kernel * dr * dc), jnp.sum(kernel * dc * dc)]]
     )
 
 
@@ -106,14 +113,14 @@ def paper_sigma(image: jax.Array, *, delta, pixel_scale: float) -> jax.Array:
 
 
 def kernel_gallery(
-        image: jax.Array,
-        *,
-        key: jax.Array,
-        num_kernels: int,
-        size: int,
-        delta_range: tuple[float, float],
-        pixel_scale: float,
-        min_sigma: float = 0.2,
+    image: jax.Array,
+    *,
+    key: jax.Array,
+    num_kernels: int,
+    size: int,
+    delta_range: tuple[float, float],
+    pixel_scale: float,
+    min_sigma: float = 0.2,
 ) -> jax.Array:
     """The per-image kernel gallery the identity fit trains on (paper Sec. 3.2).
 

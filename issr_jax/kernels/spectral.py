@@ -14,7 +14,8 @@ bias (a picture of a fence is anisotropic at every scale), leaving to `Sigma` on
 anisotropy that grows with frequency, as a blur's does. Every unknown enters linearly, so
 one weighted least-squares solve gives `Sigma` and the image's slope `alpha` per image,
 with no iteration; `alpha` is bounded below by 2, the slope of scale-invariant scenes
-(a flatter spectrum is texture or aliasing, and would otherwise be read as blur). The periodogram is Welch's (Hann tiles, half overlap) for stability.
+(a flatter spectrum is texture or aliasing, and would otherwise be read as blur). The
+periodogram is Welch's (Hann tiles, half overlap) for stability.
 
 Measured on the 18 DIV2KRK development images: relative L2 error of the kernel 0.155
 (x2) and 0.086 (x4); see RESULTS.md.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -111,11 +112,11 @@ def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, 
     compiled for the tile stack, so images of many sizes share a few compiles.
 
     Args:
-      image: `[H, W]` float (any scale); `min(H, W) >= 16`.
-      tile: tile side; reduced to the largest power of two that fits a small image.
+        image: `[H, W]` float (any scale); `min(H, W) >= 16`.
+        tile: tile side; reduced to the largest power of two that fits a small image.
 
     Returns:
-      `(power [t, t//2+1], freq_rows, freq_cols)`, frequencies in cycles per pixel.
+        `(power [t, t//2+1], freq_rows, freq_cols)`, frequencies in cycles per pixel.
     """
     tiles, weights = _gather_tiles(image, welch_tile_side(*image.shape, tile))
     return _welch_from_tiles(tiles, weights)
@@ -147,15 +148,15 @@ def spectral_covariance(
     Jittable; called eagerly it compiles once per tile size, not per image size.
 
     Args:
-      image: `[H, W]` float32 in [0, 1], the LR image's luma (BT.601 Y) or gray values.
-      scale: the SR factor `s` (the blur is measured in HR pixels).
-      band: LR frequencies (cycles per LR pixel) used in the fit.
-      snr_min: frequencies whose power is below `snr_min * noise` are left out.
-      noise: white noise floor subtracted from the power ([0, 255] scale units).
+        image: `[H, W]` float32 in [0, 1], the LR image's luma (BT.601 Y) or gray values.
+        scale: the SR factor `s` (the blur is measured in HR pixels).
+        band: LR frequencies (cycles per LR pixel) used in the fit.
+        snr_min: frequencies whose power is below `snr_min * noise` are left out.
+        noise: white noise floor subtracted from the power ([0, 255] scale units).
 
     Returns:
-      `(covariance [2, 2] in HR pixels^2 (row, column axes), alpha)`: the covariance's
-      principal deviations are clipped to `[0.2, 1.25 s]` HR pixels.
+        `(covariance [2, 2] in HR pixels^2 (row, column axes), alpha)`: the covariance's
+        principal deviations are clipped to `[0.2, 1.25 s]` HR pixels.
     """
     eigenvalues, eigenvectors, alpha = _spectral_fit(image, scale=scale, band=band, snr_min=snr_min, noise=noise)
     return (eigenvectors * eigenvalues) @ eigenvectors.T, alpha
@@ -169,7 +170,7 @@ def _spectral_fit(image, *, scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATIO
     return _fit_spectrum(power, scale=scale, band=band, snr_min=snr_min, noise=noise)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _spectrum_design(rows: int, cols: int, scale: int, band: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """The fit's design matrix on a `[rows, cols]` rfft grid, `[rows * cols, 9] float32`,
     and the band mask `[rows * cols]`: functions of the frequencies alone, built in NumPy
@@ -236,12 +237,12 @@ def estimate_spectral_kernel(image: jax.Array, *, scale: int) -> jax.Array:
     """The blind kernel estimate: a Gaussian with the fitted spectral covariance.
 
     Args:
-      image: `[H, W]` float32 in [0, 1], the LR image's luma (or gray values);
-        `min(H, W) >= 16`.
-      scale: the SR factor.
+        image: `[H, W]` float32 in [0, 1], the LR image's luma (or gray values);
+            `min(H, W) >= 16`.
+        scale: the SR factor.
 
     Returns:
-      `[10 s + 1, 10 s + 1] float32`, non-negative, sums to 1, centred (HR pixels).
+        `[10 s + 1, 10 s + 1] float32`, non-negative, sums to 1, centred (HR pixels).
     """
     eigenvalues, eigenvectors, _ = _spectral_fit(image, scale=scale)
     return _gaussian_from_fit(eigenvalues, eigenvectors, scale=scale)
@@ -252,7 +253,9 @@ def _kernel_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> j
     the luma is per pixel, so it is taken per tile)."""
     luma = rgb_to_y(tiles) if tiles.shape[-1] == 3 else tiles[..., 0]
     power, _, _ = _welch_from_tiles(luma * 255.0, weights)
-    eigenvalues, eigenvectors, _ = _fit_spectrum(power, scale=scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATION_NOISE)
+    eigenvalues, eigenvectors, _ = _fit_spectrum(
+        power, scale=scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATION_NOISE
+    )
     return _gaussian_from_fit(eigenvalues, eigenvectors, scale=scale)
 
 
@@ -274,13 +277,13 @@ def estimate_spectral_kernels(images: Sequence[np.ndarray], *, scale: int) -> np
     how many devices there are either.
 
     Args:
-      images: `[H_i, W_i]` luma or `[H_i, W_i, C]` (C = 1: gray, C = 3: RGB, whose
-        BT.601 luma is used), float32 in [0, 1], `min(H_i, W_i) >= 16`.
-      scale: the SR factor.
+        images: `[H_i, W_i]` luma or `[H_i, W_i, C]` (C = 1: gray, C = 3: RGB, whose
+            BT.601 luma is used), float32 in [0, 1], `min(H_i, W_i) >= 16`.
+        scale: the SR factor.
 
     Returns:
-      `[N, 10 s + 1, 10 s + 1] float32` NumPy, as `estimate_spectral_kernel` of each image (equal
-      to float rounding).
+        `[N, 10 s + 1, 10 s + 1] float32` NumPy, as `estimate_spectral_kernel` of each image (equal
+        to float rounding).
     """
     images = [np.asarray(image, np.float32) for image in images]
     images = [image[..., None] if image.ndim == 2 else image for image in images]

@@ -60,22 +60,19 @@ def _prepare_pair(
     """Checks a pair, adds the channel axis and pads both to the bucket size.
 
     Args:
-      image, reference: ``[H, W]``, ``[H, W, 1]`` or ``[H, W, 3]`` float in [0, 1].
+        image, reference: ``[H, W]``, ``[H, W, 1]`` or ``[H, W, 3]`` float in [0, 1].
 
     Returns:
-      ``(image, reference, extents)``: the two padded ``[Hp, Wp, C]`` arrays and
-      int32 ``[4]`` = (top, bottom, left, right) of the region to score.
+        ``(image, reference, extents)``: the two padded ``[Hp, Wp, C]`` arrays and
+        int32 ``[4]`` = (top, bottom, left, right) of the region to score.
     """
     if jnp.shape(image) != jnp.shape(reference):
-        raise ValueError(
-            f"image and reference differ in shape: {jnp.shape(image)} vs {jnp.shape(reference)}"
-        )
+        raise ValueError(f"image and reference differ in shape: {jnp.shape(image)} vs {jnp.shape(reference)}")
     padded = []
     for array in (image, reference):
         if not jnp.issubdtype(jnp.result_type(array), jnp.floating):
             raise TypeError(
-                f"expected a float image in [0, 1], got dtype {jnp.result_type(array)}; "
-                "divide uint8 images by 255"
+                f"expected a float image in [0, 1], got dtype {jnp.result_type(array)}; divide uint8 images by 255"
             )
         if jnp.ndim(array) == 2:
             array = array[..., None]
@@ -90,12 +87,9 @@ def _prepare_pair(
             padded.append(jnp.pad(jnp.asarray(array, jnp.float32), widths))
     if crop_border < 0 or min(height, width) - 2 * crop_border < min_size:
         raise ValueError(
-            f"crop_border={crop_border} leaves less than {min_size}x{min_size} of a "
-            f"{height}x{width} image"
+            f"crop_border={crop_border} leaves less than {min_size}x{min_size} of a {height}x{width} image"
         )
-    extents = np.array(
-        [crop_border, height - crop_border, crop_border, width - crop_border], dtype=np.int32
-    )
+    extents = np.array([crop_border, height - crop_border, crop_border, width - crop_border], dtype=np.int32)
     return padded[0], padded[1], extents
 
 
@@ -127,9 +121,7 @@ def _psnr_padded(image, reference, extents, *, y_channel):
     return 10.0 * jnp.log10(np.float32(PIXEL_MAX**2) / mse)
 
 
-def psnr(
-    image: jax.Array, reference: jax.Array, *, crop_border: int = 0, y_channel: bool = True
-) -> jax.Array:
+def psnr(image: jax.Array, reference: jax.Array, *, crop_border: int = 0, y_channel: bool = True) -> jax.Array:
     """Peak signal-to-noise ratio in dB, BasicSR's ``calculate_psnr``.
 
     ``10 log10(255^2 / MSE)`` with the MSE taken over all remaining pixels and
@@ -138,18 +130,18 @@ def psnr(
     once per 128-pixel size bucket, not once per image size.
 
     Args:
-      image: ``[H, W, 3]`` float RGB in [0, 1], or ``[H, W]`` / ``[H, W, 1]`` grey.
-      reference: same shape as ``image``, the ground truth.
-      crop_border: pixels removed from each side before scoring.
-      y_channel: score BT.601 Y instead of RGB; ignored for grey images.
+        image: ``[H, W, 3]`` float RGB in [0, 1], or ``[H, W]`` / ``[H, W, 1]`` grey.
+        reference: same shape as ``image``, the ground truth.
+        crop_border: pixels removed from each side before scoring.
+        y_channel: score BT.601 Y instead of RGB; ignored for grey images.
 
     Returns:
-      Scalar float32 PSNR in dB.
+        Scalar float32 PSNR in dB.
 
     Example:
-      >>> import jax.numpy as jnp
-      >>> round(float(psnr(jnp.full((8, 8, 3), 0.5), jnp.full((8, 8, 3), 0.6), y_channel=False)), 3)
-      20.0
+        >>> import jax.numpy as jnp
+        >>> round(float(psnr(jnp.full((8, 8, 3), 0.5), jnp.full((8, 8, 3), 0.6), y_channel=False)), 3)
+        20.0
     """
     image, reference, extents = _prepare_pair(image, reference, crop_border=crop_border, min_size=1)
     return _psnr_padded(image, reference, extents, y_channel=bool(y_channel))
@@ -172,8 +164,7 @@ def _filter_valid(planes: jax.Array, taps: np.ndarray) -> jax.Array:
     for axis in (0, 1):
         length = planes.shape[axis] - size + 1
         planes = sum(
-            float(weight) * jax.lax.slice_in_dim(planes, k, k + length, axis=axis)
-            for k, weight in enumerate(taps)
+            float(weight) * jax.lax.slice_in_dim(planes, k, k + length, axis=axis) for k, weight in enumerate(taps)
         )
     return planes
 
@@ -189,16 +180,12 @@ def _ssim_padded(image, reference, extents, *, y_channel):
     mid = np.float32(PIXEL_MAX / 2)
     xc, yc = x - mid, y - mid
     stacked = jnp.concatenate([xc, yc, xc * xc, yc * yc, xc * yc], axis=-1)
-    mu_xc, mu_yc, xx, yy, xy = jnp.split(
-        _filter_valid(stacked, gaussian_taps(_SSIM_SIZE, _SSIM_SIGMA)), 5, axis=-1
-    )
+    mu_xc, mu_yc, xx, yy, xy = jnp.split(_filter_valid(stacked, gaussian_taps(_SSIM_SIZE, _SSIM_SIGMA)), 5, axis=-1)
     var_x = xx - mu_xc * mu_xc
     var_y = yy - mu_yc * mu_yc
     cov_xy = xy - mu_xc * mu_yc
     mu_x, mu_y = mu_xc + mid, mu_yc + mid
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / (
-        (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
-    )
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
     # Map pixel (i, j) is the window with top-left corner (i, j): keep the windows
     # that lie inside the scored region.
     top, bottom, left, right = extents
@@ -208,9 +195,7 @@ def _ssim_padded(image, reference, extents, *, y_channel):
     return _masked_mean(ssim_map, mask)
 
 
-def ssim(
-    image: jax.Array, reference: jax.Array, *, crop_border: int = 0, y_channel: bool = True
-) -> jax.Array:
+def ssim(image: jax.Array, reference: jax.Array, *, crop_border: int = 0, y_channel: bool = True) -> jax.Array:
     """Structural similarity, BasicSR's ``calculate_ssim`` (Wang et al. 2004).
 
     11x11 Gaussian window with sigma 1.5, ``C1 = (0.01 * 255)^2``,
@@ -221,34 +206,24 @@ def ssim(
     bucket, not once per image size.
 
     Args:
-      image: ``[H, W, 3]`` float RGB in [0, 1], or ``[H, W]`` / ``[H, W, 1]`` grey;
-        at least 11x11 after the crop.
-      reference: same shape as ``image``, the ground truth.
-      crop_border: pixels removed from each side before scoring.
-      y_channel: score BT.601 Y instead of RGB; ignored for grey images.
+        image: ``[H, W, 3]`` float RGB in [0, 1], or ``[H, W]`` / ``[H, W, 1]`` grey;
+            at least 11x11 after the crop.
+        reference: same shape as ``image``, the ground truth.
+        crop_border: pixels removed from each side before scoring.
+        y_channel: score BT.601 Y instead of RGB; ignored for grey images.
 
     Returns:
-      Scalar float32 SSIM, at most 1.
+        Scalar float32 SSIM, at most 1.
     """
-    image, reference, extents = _prepare_pair(
-        image, reference, crop_border=crop_border, min_size=_SSIM_SIZE
-    )
+    image, reference, extents = _prepare_pair(image, reference, crop_border=crop_border, min_size=_SSIM_SIZE)
     return _ssim_padded(image, reference, extents, y_channel=bool(y_channel))
 
 
-def psnr_batch(
-    images: jax.Array, references: jax.Array, *, crop_border: int = 0, y_channel: bool = True
-) -> jax.Array:
+def psnr_batch(images: jax.Array, references: jax.Array, *, crop_border: int = 0, y_channel: bool = True) -> jax.Array:
     """:func:`psnr` over a batch ``[N, H, W, C]`` of same-shape images; returns ``[N]``."""
-    return jax.vmap(functools.partial(psnr, crop_border=crop_border, y_channel=y_channel))(
-        images, references
-    )
+    return jax.vmap(functools.partial(psnr, crop_border=crop_border, y_channel=y_channel))(images, references)
 
 
-def ssim_batch(
-    images: jax.Array, references: jax.Array, *, crop_border: int = 0, y_channel: bool = True
-) -> jax.Array:
+def ssim_batch(images: jax.Array, references: jax.Array, *, crop_border: int = 0, y_channel: bool = True) -> jax.Array:
     """:func:`ssim` over a batch ``[N, H, W, C]`` of same-shape images; returns ``[N]``."""
-    return jax.vmap(functools.partial(ssim, crop_border=crop_border, y_channel=y_channel))(
-        images, references
-    )
+    return jax.vmap(functools.partial(ssim, crop_border=crop_border, y_channel=y_channel))(images, references)

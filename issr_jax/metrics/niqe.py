@@ -33,8 +33,7 @@ _NIQE_WINDOW = np.outer(gaussian_taps(7, 7.0 / 6.0), gaussian_taps(7, 7.0 / 6.0)
 # AGGD shape grid of the reference code: alpha = 0.2:0.001:10.
 _AGGD_ALPHAS = np.arange(0.2, 10.001, 0.001)
 _AGGD_RATIOS = np.square(scipy.special.gamma(np.reciprocal(_AGGD_ALPHAS) * 2)) / (
-    scipy.special.gamma(np.reciprocal(_AGGD_ALPHAS))
-    * scipy.special.gamma(np.reciprocal(_AGGD_ALPHAS) * 3)
+    scipy.special.gamma(np.reciprocal(_AGGD_ALPHAS)) * scipy.special.gamma(np.reciprocal(_AGGD_ALPHAS) * 3)
 )
 
 
@@ -58,10 +57,7 @@ def _load_niqe_model_file(path: str) -> tuple[np.ndarray, np.ndarray]:
             f"found {sorted(k for k in contents if not k.startswith('__'))}"
         )
     if mu.shape != (36,) or cov.shape != (36, 36):
-        raise ValueError(
-            f"{path}: NIQE model must be a 36-vector and a 36x36 matrix, "
-            f"got {mu.shape} and {cov.shape}"
-        )
+        raise ValueError(f"{path}: NIQE model must be a 36-vector and a 36x36 matrix, got {mu.shape} and {cov.shape}")
     return mu, cov
 
 
@@ -69,13 +65,13 @@ def load_niqe_model(model_path: str | os.PathLike | None = None) -> tuple[np.nda
     """Loads the NIQE pristine model (mean and covariance of the 36 features).
 
     Args:
-      model_path: the NIQE release's ``modelparameters.mat`` (keys ``mu_prisparam``,
-        ``cov_prisparam``), or an ``.npz`` with those keys (BasicSR's
-        ``niqe_pris_params.npz`` spelling ``mu_pris_param`` also works). When ``None``,
-        the path in the environment variable ``ISSR_JAX_NIQE_MODEL``.
+        model_path: the NIQE release's ``modelparameters.mat`` (keys ``mu_prisparam``,
+            ``cov_prisparam``), or an ``.npz`` with those keys (BasicSR's
+            ``niqe_pris_params.npz`` spelling ``mu_pris_param`` also works). When ``None``,
+            the path in the environment variable ``ISSR_JAX_NIQE_MODEL``.
 
     Returns:
-      ``(mu, cov)``: float64 ``[36]`` and ``[36, 36]``.
+        ``(mu, cov)``: float64 ``[36]`` and ``[36, 36]``.
     """
     if model_path is None:
         model_path = os.environ.get(NIQE_MODEL_ENV) or None
@@ -116,9 +112,7 @@ def _block_features(block: np.ndarray) -> list[float]:
     # block like MATLAB's circshift.
     for shift in ((0, 1), (1, 0), (1, 1), (1, -1)):
         alpha, beta_left, beta_right = _aggd_fit(block * np.roll(block, shift, axis=(0, 1)))
-        mean = (beta_right - beta_left) * (
-            scipy.special.gamma(2 / alpha) / scipy.special.gamma(1 / alpha)
-        )
+        mean = (beta_right - beta_left) * (scipy.special.gamma(2 / alpha) / scipy.special.gamma(1 / alpha))
         features.extend([alpha, mean, beta_left, beta_right])
     return features
 
@@ -144,9 +138,7 @@ def _niqe_luma(image: np.ndarray, crop_border: int) -> np.ndarray:
     if image.ndim == 3 and image.shape[-1] == 3:
         # Y as BasicSR's rgb2ycbcr computes it (float64 dot product of the float32
         # image, cast back to float32), so rounding below flips exactly as there.
-        luma = ((image.astype(np.float64) @ YCBCR_FROM_RGB[0] + YCBCR_OFFSET[0]) / PIXEL_MAX).astype(
-            np.float32
-        )
+        luma = ((image.astype(np.float64) @ YCBCR_FROM_RGB[0] + YCBCR_OFFSET[0]) / PIXEL_MAX).astype(np.float32)
     elif image.ndim == 2:
         luma = image
     else:
@@ -159,9 +151,7 @@ def _niqe_luma(image: np.ndarray, crop_border: int) -> np.ndarray:
     return np.round(luma)
 
 
-def niqe(
-    image: jax.Array, *, crop_border: int = 0, model_path: str | os.PathLike | None = None
-) -> float:
+def niqe(image: jax.Array, *, crop_border: int = 0, model_path: str | os.PathLike | None = None) -> float:
     """Natural Image Quality Evaluator (Mittal et al. 2013), as BasicSR's ``calculate_niqe``.
 
     Lower is better. The steps: Y on the [0, 255] scale (grey values as they are for
@@ -179,17 +169,17 @@ def niqe(
     BasicSR (and MATLAB) to about 1e-3 or better.
 
     Args:
-      image: ``[H, W, 3]`` float RGB in [0, 1], or ``[H, W]`` / ``[H, W, 1]`` grey; at
-        least two 96x96 blocks after the crop (e.g. 96x192).
-      crop_border: pixels removed from each side, after the Y conversion.
-      model_path: the pristine model (see :func:`load_niqe_model`); default: the path
-        in ``$ISSR_JAX_NIQE_MODEL``.
+        image: ``[H, W, 3]`` float RGB in [0, 1], or ``[H, W]`` / ``[H, W, 1]`` grey; at
+            least two 96x96 blocks after the crop (e.g. 96x192).
+        crop_border: pixels removed from each side, after the Y conversion.
+        model_path: the pristine model (see :func:`load_niqe_model`); default: the path
+            in ``$ISSR_JAX_NIQE_MODEL``.
 
     Returns:
-      The NIQE score, a Python float.
+        The NIQE score, a Python float.
 
     Raises:
-      ValueError: no model given, or the image is smaller than two 96x96 blocks.
+        ValueError: no model given, or the image is smaller than two 96x96 blocks.
     """
     mu_pristine, cov_pristine = load_niqe_model(model_path)
     luma = _niqe_luma(image, crop_border)
@@ -225,9 +215,7 @@ def niqe(
         mu = np.nanmean(features, axis=0)
     complete = features[~np.isnan(features).any(axis=1)]
     if len(complete) < 2:
-        raise ValueError(
-            f"NIQE: only {len(complete)} block(s) have finite features (flat image?); need 2"
-        )
+        raise ValueError(f"NIQE: only {len(complete)} block(s) have finite features (flat image?); need 2")
     cov = np.cov(complete, rowvar=False)
     difference = mu_pristine - mu
     quality = difference @ np.linalg.pinv((cov_pristine + cov) / 2) @ difference

@@ -55,15 +55,15 @@ def bicubic(image: jax.Array, *, scale: int) -> jax.Array:
     """MATLAB bicubic upsampling, clipped.
 
     Args:
-      image: `[H, W, C] float32` in [0, 1] (or `[H, W]`).
-      scale: integer factor >= 2.
+        image: `[H, W, C] float32` in [0, 1] (or `[H, W]`).
+        scale: integer factor >= 2.
 
     Returns:
-      `[scale*H, scale*W, C] float32` in [0, 1].
+        `[scale*H, scale*W, C] float32` in [0, 1].
 
     Example:
-      >>> bicubic(jnp.ones((8, 8, 3)) / 2, scale=2).shape
-      (16, 16, 3)
+        >>> bicubic(jnp.ones((8, 8, 3)) / 2, scale=2).shape
+        (16, 16, 3)
     """
     image = _check(image, scale)
     return jnp.clip(imresize(image, scale=scale), 0.0, 1.0)
@@ -100,14 +100,14 @@ def wiener_restore(
     not the bicubic interpolator's own blur, as in the paper's Table 4.
 
     Args:
-      image: `[H, W, C] float32` in [0, 1], the LR image.
-      scale: integer factor >= 2.
-      kernel: `[k, k]` degradation kernel (true convolution, HR pixels, odd k, centred);
-        normalised to sum to 1 here.
-      noise_to_signal: the constant NSR (> 0).
+        image: `[H, W, C] float32` in [0, 1], the LR image.
+        scale: integer factor >= 2.
+        kernel: `[k, k]` degradation kernel (true convolution, HR pixels, odd k, centred);
+            normalised to sum to 1 here.
+        noise_to_signal: the constant NSR (> 0).
 
     Returns:
-      `[scale*H, scale*W, C] float32` in [0, 1].
+        `[scale*H, scale*W, C] float32` in [0, 1].
     """
     image = _check(image, scale)
     kernel = _check_kernel(kernel)
@@ -139,12 +139,12 @@ def pinv_restore(image: jax.Array, *, scale: int, kernel) -> jax.Array:
     saturated image rather than of an overflow.
 
     Args:
-      image: `[H, W, C] float32` in [0, 1], the LR image.
-      scale: integer factor >= 2.
-      kernel: `[k, k]` degradation kernel (odd k); normalised to sum to 1 first.
+        image: `[H, W, C] float32` in [0, 1], the LR image.
+        scale: integer factor >= 2.
+        kernel: `[k, k]` degradation kernel (odd k); normalised to sum to 1 first.
 
     Returns:
-      `[scale*H, scale*W, C] float32` in [0, 1].
+        `[scale*H, scale*W, C] float32` in [0, 1].
     """
     image = _check(image, scale)
     kernel = _check_kernel(kernel)

@@ -69,7 +69,7 @@ def _place_periodic(kernel: jax.Array, n: int) -> jax.Array:
     return jnp.roll(canvas, (-(k // 2), -(k // 2)), axis=(0, 1))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _spectral_tables(scale: int, prior_slope: float, noise: float) -> tuple[np.ndarray, ...]:
     """The kernel-independent factors of the spectra on the `n = 64 s` periodic grid:
     `(prior, gain, floor, cross)` with `S_uu = gain * aliased(|K|^2 prior) + floor` and
@@ -87,7 +87,12 @@ def _spectral_tables(scale: int, prior_slope: float, noise: float) -> tuple[np.n
     fy, fx = np.meshgrid(freq, freq, indexing="ij")
     prior = (fy**2 + fx**2 + (1.0 / n) ** 2) ** (-prior_slope / 2)
     bicubic_power = np.abs(bicubic) ** 2
-    return prior, bicubic_power / scale**4, bicubic_power * noise / scale**2, np.conj(bicubic) * phase * prior / scale**2
+    return (
+        prior,
+        bicubic_power / scale**4,
+        bicubic_power * noise / scale**2,
+        np.conj(bicubic) * phase * prior / scale**2,
+    )
 
 
 def _correlations(kernel: jax.Array, tables: tuple[jax.Array, ...], *, scale: int) -> tuple[jax.Array, jax.Array]:
@@ -163,19 +168,19 @@ def lmmse_restoration_kernel(
     others in full; both give the same DRK to float rounding.
 
     Args:
-      kernel: `[..., k, k]` degradation kernels in HR pixels, odd `k`, each summing to 1
-        and centred.
-      scale: integer SR factor `s`.
-      size: odd side `T` of the result; default `restoration_kernel_size(scale)`.
-      prior_slope: `alpha` of the image prior's power law (2: the natural 1/f amplitude).
-      noise: white floor in the prior's units (the prior is 4 at HR Nyquist for
-        alpha = 2, so 1e-2 is 26 dB below it there).
-      ridge: white floor on the upsampled image, relative to its variance (`RIDGE`);
-        0 solves the equations unregularised.
+        kernel: `[..., k, k]` degradation kernels in HR pixels, odd `k`, each summing to 1
+            and centred.
+        scale: integer SR factor `s`.
+        size: odd side `T` of the result; default `restoration_kernel_size(scale)`.
+        prior_slope: `alpha` of the image prior's power law (2: the natural 1/f amplitude).
+        noise: white floor in the prior's units (the prior is 4 at HR Nyquist for
+            alpha = 2, so 1e-2 is 26 dB below it there).
+        ridge: white floor on the upsampled image, relative to its variance (`RIDGE`);
+            0 solves the equations unregularised.
 
     Returns:
-      `[..., T, T] float32`, applied by true convolution to the bicubic-upsampled image
-      (`apply_drk`).
+        `[..., T, T] float32`, applied by true convolution to the bicubic-upsampled image
+        (`apply_drk`).
     """
     if isinstance(kernel, jax.core.Tracer):
         raise TypeError("lmmse_restoration_kernel solves in float64 and cannot be traced: call it outside jit")

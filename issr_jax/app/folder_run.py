@@ -1,0 +1,158 @@
+"""The machinery of a folder run: outcomes in file order, reads and writes in threads beside
+the batched computation, a failing batch retried image by image."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import os
+import threading
+import time
+from pathlib import Path
+
+import PIL.Image
+
+from issr_jax.app import outcomes
+from issr_jax.app.outcomes import WRITES_IN_FLIGHT, FileOutcome, Status, describe_failure
+from issr_jax.batch import chunks
+from issr_jax.io import Image, ImageError
+from issr_jax.pipeline import SuperResolution
+
+__all__ = ["FolderRun"]
+
+
+def _header_pixels(path: Path) -> int:
+    """Width x height from the file's header (0 when unreadable: the read reports it)."""
+    try:
+        with PIL.Image.open(path) as header:
+            return header.size[0] * header.size[1]
+    except Exception:  # noqa: BLE001
+        return 0
+
+
+class FolderRun:
+    """The state of one folder run: each file's outcome, reported in file order.
+
+    Reads of the next chunk overlap the computation of this one (a thread pool), and
+    writes overlap both (another pool, at most `WRITES_IN_FLIGHT` outputs held).
+    """
+
+    def __init__(self, images: list[Path], targets: list[Path], *, overwrite: bool, on_outcome):
+        self.images, self.targets, self.on_outcome = images, targets, on_outcome
+        self.outcomes: list[FileOutcome | None] = [None] * len(images)
+        self.todo = []
+        for index, target in enumerate(targets):
+            if target.exists() and not overwrite:
+                self.outcomes[index] = FileOutcome(images[index], target, Status.SKIPPED, "output exists")
+            else:
+                self.todo.append(index)
+        self.overwrite = overwrite
+        self.emitted = 0
+        self.in_flight = threading.Semaphore(WRITES_IN_FLIGHT)
+
+    def emit_ready(self) -> None:
+        """Reports outcomes in file order, as far as they are final."""
+        while self.emitted < len(self.outcomes) and self.outcomes[self.emitted] is not None:
+            outcome = self.outcomes[self.emitted]
+            if outcome.status is Status.DONE:  # its chunk's stage shares are final now
+                outcome.seconds = sum(outcome.stages.values())
+            if self.on_outcome is not None:
+                self.on_outcome(self.emitted, len(self.outcomes), outcome)
+            self.emitted += 1
+
+    def read(self, index: int, *, scale: int, max_pixels: int) -> tuple[Image | None, float]:
+        """The decoded input (None, with the outcome set, when it cannot be used) and seconds."""
+        t = time.perf_counter()
+        try:
+            source = outcomes.read_input(self.images[index], scale=scale, max_pixels=max_pixels)
+            return source, time.perf_counter() - t
+        except ImageError as error:
+            self.fail(index, self.images[index], str(error))
+            return None, 0.0
+
+    def fail(self, index: int, path: Path, problem: str) -> None:
+        self.outcomes[index] = FileOutcome(path, self.targets[index], Status.FAILED, problem)
+
+    def run(self, *, chunk_size: int, max_pixels: int, save_kernels: bool, compute: dict) -> None:
+        workers = max(2, os.cpu_count() or 2)
+        parts = chunks.chunks([_header_pixels(self.images[i]) for i in self.todo], chunk_size=chunk_size)
+        read = functools.partial(self.read, scale=compute["scale"], max_pixels=max_pixels)
+        with (
+            concurrent.futures.ThreadPoolExecutor(workers) as readers,
+            concurrent.futures.ThreadPoolExecutor(workers) as writers,
+        ):
+            submit = lambda part: [readers.submit(read, self.todo[j]) for j in part]
+            upcoming = submit(parts[0]) if parts else []
+            for number, part in enumerate(parts):
+                reads, upcoming = upcoming, (submit(parts[number + 1]) if number + 1 < len(parts) else [])
+                sources, read_seconds = zip(*(future.result() for future in reads))
+                chunk = _Chunk(self, [self.todo[j] for j in part], list(sources), list(read_seconds), writers)
+                chunk.run(save_kernels=save_kernels, compute=compute)
+                self.emit_ready()
+            writers.shutdown(wait=True)
+        self.emit_ready()
+
+
+class _Chunk:
+    """One chunk of a folder run: batched compute, writes handed to the writer pool as each
+    image is restored; a failing batch is retried image by image, so a bad file fails alone."""
+
+    def __init__(self, run: FolderRun, indices: list[int], sources: list, read_seconds: list[float], writers):
+        self.run_, self.indices, self.sources, self.read_seconds, self.writers = (
+            run,
+            indices,
+            sources,
+            read_seconds,
+            writers,
+        )
+        self.delivered: set[int] = set()
+        self.all_stages: list[dict] = []
+        self.timings: dict = {}
+
+    def write(self, position: int, result: SuperResolution, stages: dict, *, scale: int, save_kernels: bool) -> None:
+        run, index, source = self.run_, self.indices[position], self.sources[position]
+        try:
+            t = time.perf_counter()
+            outcomes.write_result(
+                source, result, run.targets[index], scale=scale, save_kernels=save_kernels, overwrite=run.overwrite
+            )
+            stages["write"] = time.perf_counter() - t
+            run.outcomes[index] = FileOutcome(source.path, run.targets[index], Status.DONE, stages=stages)
+        except ImageError as error:
+            run.fail(index, source.path, str(error))
+        finally:
+            run.in_flight.release()
+
+    def on_result(self, item: chunks.ChunkResult, *, scale: int, save_kernels: bool) -> None:
+        source = self.sources[item.index]
+        if item.error is not None:
+            self.run_.fail(self.indices[item.index], source.path, describe_failure(source.path, item.error))
+            return
+        self.delivered.add(item.index)
+        self.run_.in_flight.acquire()  # at most WRITES_IN_FLIGHT outputs wait to be written
+        stages = {"read": self.read_seconds[item.index]}
+        self.all_stages.append(stages)
+        self.writers.submit(self.write, item.index, item.result, stages, scale=scale, save_kernels=save_kernels)
+
+    def run(self, *, save_kernels: bool, compute: dict) -> None:
+        on_result = functools.partial(self.on_result, scale=compute["scale"], save_kernels=save_kernels)
+        pixels = [s.pixels if s is not None else None for s in self.sources]
+        try:
+            chunks.super_resolve_chunk(pixels, on_result=on_result, timings=self.timings, **compute)
+        except Exception:  # noqa: BLE001 - isolate the file that broke the batch
+            self._retry_one_by_one(on_result, compute)
+        count = sum(s is not None for s in self.sources)
+        for stages in self.all_stages:  # each file's share of the chunk's batched stages
+            stages.update({name: seconds / max(count, 1) for name, seconds in self.timings.items()})
+
+    def _retry_one_by_one(self, on_result, compute: dict) -> None:
+        for position, source in enumerate(self.sources):
+            index = self.indices[position]
+            if source is None or position in self.delivered or self.run_.outcomes[index] is not None:
+                continue
+            single = [None] * len(self.sources)
+            single[position] = source.pixels
+            try:
+                chunks.super_resolve_chunk(single, on_result=on_result, timings=self.timings, **compute)
+            except Exception as error:  # noqa: BLE001
+                self.run_.fail(index, source.path, describe_failure(source.path, error))
