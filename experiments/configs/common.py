@@ -3,7 +3,7 @@
 A method spec says how one row of a results table is produced:
 
 - `kind`: `"bicubic"`, `"issr"` (the pipeline: estimate, invert, restore), `"wiener"` or
-  `"pinv"` (the baselines of `issr_jax.baselines`).
+  `"pinv"` (the baselines of `issr_jax.restoration.baselines`).
 - `preset`: the library preset the row starts from (`default`, `paper`, `paper_literal`);
   for `wiener`/`pinv` it picks the kernel estimator when `kernel_source="estimated"`.
 - `overrides`: changes to that preset, nested like the dataclasses, e.g.
