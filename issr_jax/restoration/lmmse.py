@@ -39,11 +39,10 @@ from issr_jax.resize import cubic
 __all__ = ["RIDGE", "restoration_kernel_size", "lmmse_restoration_kernel"]
 
 # Ridge of the normal equations, relative to the upsampled image's variance: a white
-# floor 50 dB down. Without it the equations are near-singular from x3 up (bicubic passes
-# almost nothing above the LR Nyquist): the DRK's free components there grew to +-100 and
-# amplified float rounding. With it the largest tap falls to about 1 at the same PSNR
-# (`tests/test_kernel_estimation.py`; the RESULTS.md reruns moved by at most 0.02 dB, and
-# the `default` NIQE on the bicubic-degraded sets improved by up to 1.1).
+# floor 50 dB down. The equations are near-singular from x3 up (bicubic passes almost
+# nothing above the LR Nyquist), where the DRK's free components would grow to +-100 and
+# amplify float rounding; the ridge keeps the largest tap near 1 at the same PSNR
+# (`tests/test_kernel_estimation.py`).
 RIDGE = 1e-5
 
 
