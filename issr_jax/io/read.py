@@ -29,6 +29,7 @@ Decisions, each one deliberate:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import os
 import warnings
@@ -193,6 +194,8 @@ def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, in
             )
         rawmodes = {_tile_rawmode(tile) for tile in header.tile}
         orientation = _exif_orientation(header, data)
+        if header.format == "TIFF" and _pillow_orients_tiffs():
+            orientation = 1  # already upright: `header.size` and the decoded samples alike
         if header.format == "PNG" and rawmodes & PNG16_COLOUR_RAWMODES:
             (rawmode,) = rawmodes
             samples = decode_png16_colour(data, rawmode)
@@ -237,6 +240,19 @@ def _exif_orientation(header: PIL.Image.Image, data: bytes) -> int:
         return 1
     orientation = header.getexif().get(_EXIF_ORIENTATION_TAG, 1)
     return orientation if isinstance(orientation, int) else 1
+
+
+@functools.cache
+def _pillow_orients_tiffs() -> bool:
+    """Whether this Pillow turns TIFFs upright itself while opening them (newer releases
+    do), so that applying the EXIF orientation again would turn them twice. Asked once, of
+    a 2x1 TIFF with orientation 6 made in memory."""
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    PIL.Image.new("L", (2, 1)).save(buffer, "TIFF", exif=exif.tobytes())
+    with PIL.Image.open(buffer) as probe:
+        return probe.size == (1, 2)
 
 
 def _tile_rawmode(tile: Sequence) -> str:
