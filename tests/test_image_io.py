@@ -292,6 +292,33 @@ def test_jpeg_round_trip_is_close(tmp_path, extension):
     assert np.abs(image.pixels - pixels).mean() < 2 / 255
 
 
+@pytest.mark.parametrize(
+    "extension",
+    [".jpg", pytest.param(".webp", marks=pytest.mark.skipif(".webp" not in IMAGE_EXTENSIONS, reason="no WebP"))],
+)
+def test_quality_trades_size_for_fidelity(tmp_path, extension):
+    """JPEG and WebP take `quality` (lossy); without it JPEG is quality 95 and WebP lossless."""
+    pixels = np.random.default_rng(0).random((48, 64, 3)).astype(np.float32)
+    sizes, errors = {}, {}
+    for quality in (None, 95, 30):
+        path = tmp_path / f"q{quality}{extension}"
+        write_image(path, pixels, quality=quality)
+        sizes[quality] = path.stat().st_size
+        errors[quality] = np.abs(read_image(path).pixels - pixels).mean()
+    assert sizes[30] < sizes[95] and errors[30] > errors[95]
+    if extension == ".webp":
+        assert errors[None] < 1 / 510  # lossless: only the uint8 rounding
+    else:
+        assert sizes[None] == sizes[95]
+
+
+def test_lossless_formats_ignore_quality(tmp_path):
+    pixels = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32)
+    write_image(tmp_path / "a.png", pixels, quality=10)
+    write_image(tmp_path / "b.png", pixels)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
 def test_write_clips_scales_and_rounds(tmp_path):
     pixels = np.array([[[-0.5], [0.0], [0.4 / 255], [0.6 / 255], [100.6 / 255], [1.0], [7.0]]], np.float32)
     write_image(tmp_path / "clip.png", pixels)
@@ -622,6 +649,10 @@ def test_format_limits_are_image_errors(tmp_path, name, kwargs, words):
         (np.zeros((2, 2, 3)), {"alpha": np.zeros((2, 2)), "constant_alpha": 1.0}),
         (np.zeros((2, 2, 3)), {"constant_alpha": 1.5}),
         (np.array([[["a"]]]), {}),
+        (np.zeros((2, 2, 3)), {"quality": 0}),
+        (np.zeros((2, 2, 3)), {"quality": 101}),
+        (np.zeros((2, 2, 3)), {"quality": 9.5}),
+        (np.zeros((2, 2, 3)), {"quality": True}),
     ],
 )
 def test_bad_arguments_are_value_errors(tmp_path, pixels, kwargs):

@@ -1,4 +1,5 @@
-"""Files: images read and written safely (uint8/uint16, gray/RGB/alpha), atomically; kernel files.
+"""Files: images read and written safely (uint8/uint16, gray/RGB/alpha, colour profile and
+metadata carried), atomically; kernel files.
 
 May import NumPy, imageio, Pillow and SciPy only; the pixels it hands on are `[H, W, C] float32`.
 """
@@ -8,6 +9,7 @@ from issr_jax.io.errors import ImageError, OutputExistsError
 from issr_jax.io.folders import list_images, remove_stale_temporaries
 from issr_jax.io.formats import IMAGE_EXTENSIONS
 from issr_jax.io.kernel_files import KernelError, read_kernel
+from issr_jax.io.metadata import Metadata
 from issr_jax.io.read import DEFAULT_MAX_PIXELS, Image, read_image
 from issr_jax.io.write import quantise, write_image
 
@@ -17,6 +19,7 @@ __all__ = [
     "Image",
     "ImageError",
     "KernelError",
+    "Metadata",
     "OutputExistsError",
     "list_images",
     "quantise",

@@ -1,4 +1,5 @@
-"""Writing image files: `[H, W, C]` values in [0, 1] to uint8/uint16 samples, atomically."""
+"""Writing image files: `[H, W, C]` values in [0, 1] to uint8/uint16 samples, with the input's
+colour profile and metadata, atomically."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import numpy as np
 from issr_jax.io.atomic import write_atomically
 from issr_jax.io.errors import ImageError, describe_error
 from issr_jax.io.formats import IMAGE_EXTENSIONS, JPEG_EXTENSIONS, SAMPLE_TYPES, TIFF_EXTENSIONS, WEBP_EXTENSIONS
+from issr_jax.io.metadata import Metadata, pillow_options, png_metadata_chunks
 from issr_jax.io.png16 import encode_png16
+from issr_jax.io.png_chunks import insert_chunks
 
 __all__ = ["quantise", "write_image"]
 
@@ -25,6 +28,8 @@ def write_image(
     constant_alpha: float | None = None,
     overwrite: bool = False,
     compress_level: int | None = None,
+    metadata: Metadata | None = None,
+    quality: int | None = None,
 ) -> None:
     """Writes `[H, W, C]` pixels in `[0, 1]` to an image file, atomically.
 
@@ -33,6 +38,8 @@ def write_image(
     layout), TIFF (8-bit any layout, 16-bit gray only), JPEG (8-bit gray or RGB, quality
     95 without chroma subsampling), BMP (8-bit gray or RGB), WebP (8-bit RGB(A), lossless;
     gray is stored as RGB and an alpha of 1 everywhere is dropped by the format).
+    `metadata` (an input's ICC profile, PNG colour chunks and EXIF) is written as
+    `issr_jax.io.metadata` describes: EXIF with orientation 1 and this image's size.
 
     The file is encoded in memory, written to a hidden temporary file in the same
     folder, flushed to disk and then renamed into place, so `path` never holds a
@@ -50,15 +57,19 @@ def write_image(
         overwrite: replace an existing file; without it an existing file is an error.
         compress_level: PNG only: zlib level 0-9 (None: 6). Level 1 encodes a photo about
             5x faster than 6 for files about 8% larger; the pixels are the same.
+        metadata: what to carry from the input (`Image.metadata`); None writes none.
+        quality: JPEG and WebP: 1-100, lossy. None: JPEG at 95, WebP lossless. The
+            lossless formats ignore it.
 
     Raises:
-        ValueError: bad arguments: shapes, dtype, NaN or infinity in `pixels` or `alpha`.
+        ValueError: bad arguments: shapes, dtype, quality, NaN or infinity in `pixels` or `alpha`.
         ImageError: the file exists (and not `overwrite`), the folder is missing or not
             writable, the extension is not a supported format or cannot hold this image
             (16 bits, alpha), or encoding or writing failed.
     """
     path = Path(path)
     dtype = _check_dtype(dtype)
+    _check_quality(quality)
     samples = _to_samples(pixels, dtype, name="pixels")
     if samples.ndim != 3 or samples.shape[2] not in (1, 3):
         raise ValueError(f"pixels must be [H, W, C] with C 1 or 3, got shape {np.shape(pixels)}")
@@ -73,11 +84,24 @@ def write_image(
 
     extension = path.suffix.lower()
     _check_format(path, extension, dtype=dtype, channels=channels, has_alpha=alpha_plane is not None)
+    stored_channels = 3 if extension in WEBP_EXTENSIONS else channels  # WebP stores gray as RGB
     try:
-        encoded = _encode(samples, extension, compress_level=compress_level)
+        encoded = _encode(
+            samples,
+            extension,
+            compress_level=compress_level,
+            quality=quality,
+            metadata=metadata or Metadata(),
+            channels=stored_channels,
+        )
     except Exception as error:  # noqa: BLE001 - any encoder failure is reported with the path.
         raise ImageError(path, f"cannot encode the image as {extension} ({describe_error(error)})") from error
     write_atomically(path, encoded, overwrite=overwrite)
+
+
+def _check_quality(quality: int | None) -> None:
+    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100):
+        raise ValueError(f"quality must be an integer from 1 to 100 (or None), got {quality!r}")
 
 
 def _check_dtype(dtype: type | np.dtype) -> type:
@@ -155,18 +179,33 @@ def _check_format(path: Path, extension: str, *, dtype: type, channels: int, has
         raise ImageError(path, f"{name} cannot store an alpha channel; use .png, .tif or .webp")
 
 
-def _encode(samples: np.ndarray, extension: str, *, compress_level: int | None = None) -> bytes:
-    """Encodes `[H, W]` or `[H, W, 2 | 3 | 4]` uint8/uint16 samples into file bytes."""
-    level = 6 if compress_level is None else int(compress_level)
-    if extension == ".png" and samples.dtype == np.uint16:
-        return encode_png16(samples, level=level)
-    options = {}
+def _encode(
+    samples: np.ndarray,
+    extension: str,
+    *,
+    compress_level: int | None,
+    quality: int | None,
+    metadata: Metadata,
+    channels: int,
+) -> bytes:
+    """Encodes `[H, W]` or `[H, W, 2 | 3 | 4]` uint8/uint16 samples, and `metadata` for
+    an image of `channels` stored colour channels, into file bytes."""
+    height, width = samples.shape[:2]
+    carried = dict(metadata=metadata, width=width, height=height, channels=channels)
     if extension == ".png":
-        options = {"compress_level": level}
-    elif extension in JPEG_EXTENSIONS:
-        options = {"quality": 95, "subsampling": 0}
+        level = 6 if compress_level is None else int(compress_level)
+        if samples.dtype == np.uint16:
+            png = encode_png16(samples, level=level)
+        else:
+            png = iio.imwrite("<bytes>", samples, plugin="pillow", extension=extension, compress_level=level)
+        return insert_chunks(png, png_metadata_chunks(**carried))
+    options = {}
+    if extension in JPEG_EXTENSIONS:
+        options = {"quality": 95 if quality is None else quality, "subsampling": 0}
     elif extension in WEBP_EXTENSIONS:
-        options = {"lossless": True}
+        options = {"lossless": True} if quality is None else {"quality": quality}
+    if extension != ".bmp":  # BMP has no place for a profile or EXIF
+        options |= pillow_options(**carried)
     return iio.imwrite("<bytes>", samples, plugin="pillow", extension=extension, **options)
 
 
