@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import PIL.features
 import PIL.Image
 import PIL.ImageFile
 import PIL.ImageOps
@@ -659,6 +660,66 @@ def test_bad_arguments_are_value_errors(tmp_path, pixels, kwargs):
     with pytest.raises(ValueError):
         write_image(tmp_path / "out.png", pixels, **kwargs)
     assert _files_in(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------- HEIC and AVIF
+
+
+def _heif_like(brand):
+    """The start of an ISO base media file with `brand` (enough for the sniffing; no pixels)."""
+    return struct.pack(">I", 24) + b"ftyp" + brand + b"\0\0\0\0" + b"mif1" + brand + b"\0" * 64
+
+
+@pytest.mark.skipif(not PIL.features.check("avif"), reason="Pillow built without AVIF")
+def test_avif_is_read(tmp_path):
+    y, x = np.mgrid[0:32, 0:48]
+    samples = np.stack([x * 5, y * 7, x + y], axis=-1).astype(np.uint8)
+    PIL.Image.fromarray(samples).save(tmp_path / "photo.avif", quality=95)
+    image = read_image(tmp_path / "photo.avif")
+    assert image.dtype == np.uint8 and image.shape == (32, 48, 3)
+    assert np.abs(image.pixels - _to_float(samples)).mean() < 4 / 255
+
+
+def test_heic_is_read_with_pillow_heif(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    stored = np.full((16, 40, 3), 255, np.uint8)
+    stored[:, :10] = 0  # black on the left; orientation 6 turns it to the top
+    PIL.Image.fromarray(stored).save(tmp_path / "phone.heic", quality=95, exif=_exif(6).tobytes())
+    image = read_image(tmp_path / "phone.heic")
+    assert image.shape == (40, 16, 3)
+    assert image.pixels[:6].mean() < 0.1 and image.pixels[14:].mean() > 0.9
+
+
+def test_heic_without_its_plugin_names_the_plugin(tmp_path, monkeypatch):
+    from issr_jax.io import heif
+
+    monkeypatch.setattr(heif, "_register_heif_opener", lambda: False)
+    path = tmp_path / "phone.heic"
+    path.write_bytes(_heif_like(b"heic"))
+    with pytest.raises(ImageError, match="pillow-heif") as error:
+        read_image(path)
+    _assert_one_line_error(error, path)
+
+
+def test_avif_without_pillow_support_says_so(tmp_path, monkeypatch):
+    from issr_jax.io import heif
+
+    monkeypatch.setattr(heif.features, "check", lambda name: False)
+    path = tmp_path / "photo.avif"
+    path.write_bytes(_heif_like(b"avif"))
+    with pytest.raises(ImageError, match="AVIF") as error:
+        read_image(path)
+    _assert_one_line_error(error, path)
+
+
+def test_heic_and_avif_are_listed_but_not_written(tmp_path):
+    for name in ("a.heic", "b.HEIF", "c.avif"):
+        (tmp_path / name).write_bytes(b"x")
+    images, _ = list_images(tmp_path)
+    assert [p.name for p in images] == ["a.heic", "b.HEIF", "c.avif"]
+    with pytest.raises(ImageError, match="unsupported extension"):
+        write_image(tmp_path / "out.heic", np.zeros((2, 2, 3)))
 
 
 # ---------------------------------------------------------------------------- folders and API

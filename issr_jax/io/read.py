@@ -10,6 +10,7 @@ Decisions, each one deliberate:
 - Decoding goes through `imageio.v3` with its Pillow plugin; Pillow itself (a dependency
   of imageio) is used directly only to read the header before decoding, and for the
   16-bit colour PNGs that Pillow's normal decoder would cut to 8 bits (see below).
+  HEIC needs the optional pillow-heif plugin, AVIF a Pillow built with it (`io.heif`).
 - The file is read into memory once, then its header is checked (size, sample type,
   frame count) before any pixel data is decoded, so a decompression bomb costs nothing.
 - Truncated files are errors, never a silently gray image: reading refuses to run when
@@ -46,6 +47,7 @@ import PIL.ImageFile
 
 from issr_jax.io.errors import ImageError, describe_error
 from issr_jax.io.formats import SAMPLE_TYPES
+from issr_jax.io.heif import prepare_plugin
 from issr_jax.io.metadata import Metadata, read_metadata
 from issr_jax.io.png16 import PNG16_COLOUR_RAWMODES, decode_png16_colour
 
@@ -135,6 +137,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
             "files would then decode silently as partly gray images. Set it back to False."
         )
     data = _read_bytes(path)
+    prepare_plugin(path, data)
     try:
         with warnings.catch_warnings():
             # The size is checked against max_pixels below; Pillow's warning adds nothing.
