@@ -6,7 +6,7 @@ pixels it hands on are `[H, W, C] float32`.
 """
 
 from issr_jax.io.atomic import save_npy, temporary_path, write_atomically
-from issr_jax.io.errors import ImageError, OutputExistsError
+from issr_jax.io.errors import FormatError, ImageError, OutputExistsError
 from issr_jax.io.folders import list_images, remove_stale_temporaries
 from issr_jax.io.formats import IMAGE_EXTENSIONS
 from issr_jax.io.heif import INPUT_ONLY_EXTENSIONS
@@ -17,6 +17,7 @@ from issr_jax.io.write import quantise, write_image
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "FormatError",
     "IMAGE_EXTENSIONS",
     "INPUT_ONLY_EXTENSIONS",
     "Image",

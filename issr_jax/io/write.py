@@ -10,13 +10,13 @@ import imageio.v3 as iio
 import numpy as np
 
 from issr_jax.io.atomic import write_atomically
-from issr_jax.io.errors import ImageError, describe_error
+from issr_jax.io.errors import FormatError, ImageError, describe_error
 from issr_jax.io.formats import IMAGE_EXTENSIONS, JPEG_EXTENSIONS, SAMPLE_TYPES, TIFF_EXTENSIONS, WEBP_EXTENSIONS
 from issr_jax.io.metadata import Metadata, pillow_options, png_metadata_chunks
 from issr_jax.io.png16 import encode_png16
 from issr_jax.io.png_chunks import insert_chunks
 
-__all__ = ["quantise", "write_image"]
+__all__ = ["check_format", "check_quality", "quantise", "write_image"]
 
 
 def write_image(
@@ -69,7 +69,7 @@ def write_image(
     """
     path = Path(path)
     dtype = _check_dtype(dtype)
-    _check_quality(quality)
+    check_quality(quality)
     samples = _to_samples(pixels, dtype, name="pixels")
     if samples.ndim != 3 or samples.shape[2] not in (1, 3):
         raise ValueError(f"pixels must be [H, W, C] with C 1 or 3, got shape {np.shape(pixels)}")
@@ -83,7 +83,7 @@ def write_image(
         samples = samples[:, :, 0]
 
     extension = path.suffix.lower()
-    _check_format(path, extension, dtype=dtype, channels=channels, has_alpha=alpha_plane is not None)
+    check_format(path, dtype=dtype, channels=channels, has_alpha=alpha_plane is not None)
     stored_channels = 3 if extension in WEBP_EXTENSIONS else channels  # WebP stores gray as RGB
     try:
         encoded = _encode(
@@ -99,7 +99,8 @@ def write_image(
     write_atomically(path, encoded, overwrite=overwrite)
 
 
-def _check_quality(quality: int | None) -> None:
+def check_quality(quality: int | None) -> None:
+    """Raises ValueError unless `quality` is None or an integer from 1 to 100."""
     if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100):
         raise ValueError(f"quality must be an integer from 1 to 100 (or None), got {quality!r}")
 
@@ -162,21 +163,34 @@ def _alpha_plane(
     return plane
 
 
-def _check_format(path: Path, extension: str, *, dtype: type, channels: int, has_alpha: bool) -> None:
-    """Refuses, with a fix, what the extension's format cannot hold."""
+def check_format(path: str | os.PathLike[str], *, dtype: type, channels: int, has_alpha: bool) -> None:
+    """Refuses, with a fix, what `path`'s extension's format cannot hold.
+
+    Args:
+        path: the output file; its extension picks the format.
+        dtype: `np.uint8` or `np.uint16` samples.
+        channels: colour channels, 1 or 3.
+        has_alpha: whether an alpha channel is written too.
+
+    Raises:
+        FormatError: an extension that is not written, or a format without room for 16
+            bits or alpha (alpha is never dropped silently).
+    """
+    path = Path(path)
+    extension = path.suffix.lower()
     if extension not in IMAGE_EXTENSIONS:
-        raise ImageError(
+        raise FormatError(
             path,
             f"unsupported extension {extension or '(none)'!r}; use one of {', '.join(sorted(IMAGE_EXTENSIONS))}",
         )
     name = extension[1:].upper()
     if dtype == np.uint16:
         if extension in TIFF_EXTENSIONS and (channels != 1 or has_alpha):
-            raise ImageError(path, "16-bit TIFF is written only for gray without alpha; use .png for 16-bit colour")
+            raise FormatError(path, "16-bit TIFF is written only for gray without alpha; use .png for 16-bit colour")
         if extension != ".png" and extension not in TIFF_EXTENSIONS:
-            raise ImageError(path, f"{name} cannot store 16-bit samples; use .png (or .tif for gray), or write 8-bit")
+            raise FormatError(path, f"{name} cannot store 16-bit samples; use .png (or .tif for gray), or write 8-bit")
     if has_alpha and (extension in JPEG_EXTENSIONS or extension == ".bmp"):
-        raise ImageError(path, f"{name} cannot store an alpha channel; use .png, .tif or .webp")
+        raise FormatError(path, f"{name} cannot store an alpha channel; use .png, .tif or .webp")
 
 
 def _encode(
