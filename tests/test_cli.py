@@ -253,7 +253,8 @@ def test_demo_runs_offline(tmp_path):
     assert result.returncode == 0, result.stderr
     for name in ("lr", "sr", "bicubic", "hr", "comparison"):
         assert (tmp_path / "demo" / f"{name}.png").is_file()
-    assert "PSNR-Y" in result.stdout
+    assert "PSNR-Y" in result.stdout and "chelsea.webp" in result.stdout  # the photograph, offline
+    assert read_image(tmp_path / "demo" / "hr.png").shape == (288, 384, 3)
 
 
 def test_help_lists_the_flags():
