@@ -234,3 +234,23 @@ def test_bicubic_matches_basicsr_goldens(name):
         difference = np.abs(ours - golden)
         assert difference.max() <= 1
         assert np.count_nonzero(difference) / difference.size < 1e-3
+
+
+def test_plot_gains_pairs_each_image_with_bicubic(tmp_path):
+    pytest.importorskip("matplotlib")
+    from experiments.plot_gains import paired_gains, plot_gains
+
+    records = [
+        {"dataset": "Set5", "scale": 2, "image": "bird", "method": "bicubic", "psnr": 30.0},
+        {"dataset": "Set5", "scale": 2, "image": "bird", "method": "default_drk", "psnr": 31.5},
+        {"dataset": "Set5", "scale": 2, "image": "butterfly", "method": "bicubic", "psnr": 28.0},
+        {"dataset": "Set5", "scale": 2, "image": "butterfly", "method": "default_drk", "psnr": 26.0},
+        {"dataset": "DIV2KRK", "scale": 4, "image": "im_1", "method": "bicubic", "psnr": 25.0},
+        {"dataset": "DIV2KRK", "scale": 4, "image": "im_1", "method": "default_drk", "psnr": 27.5},
+        {"dataset": "DIV2KRK", "scale": 4, "image": "im_2", "method": "default_drk", "psnr": 27.0},  # no bicubic
+        {"dataset": "Set5", "scale": 2, "image": "bird", "method": "paper_drk", "psnr": 29.0},
+    ]
+    gains = paired_gains(records, "default_drk")
+    assert gains == {("DIV2KRK", 4): [("im_1", 2.5)], ("Set5", 2): [("bird", 1.5), ("butterfly", -2.0)]}
+    plot_gains(gains, method="default_drk", output=tmp_path / "gains.png")
+    assert read_image(tmp_path / "gains.png").shape == (450, 1000, 3)
