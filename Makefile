@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job on the built-in demo input: writes issr_demo/ and prints PSNRs.
+# The main job on the demo photograph (third_party/chelsea), blurred, subsampled and made
+# noisy: writes issr_demo/ (comparison.png) and prints PSNRs. Offline.
 demo: $(STAMP)
 	$(PY) -m issr_jax --output=issr_demo
 

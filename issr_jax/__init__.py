@@ -15,6 +15,7 @@ from issr_jax.dil.identity_loss import LossWeights, dil_objective
 from issr_jax.drk import apply_drk
 from issr_jax.kernels.gaussian import gaussian_kernel, kernel_gallery, paper_sigma
 from issr_jax.kernels.spectral import estimate_spectral_kernel
+from issr_jax.output_size import OutputPlan, SizeRequest, plan_output, super_resolve_to_size
 from issr_jax.pipeline import Inverse, SuperResolution, design_inverse, estimate_kernels, restore, super_resolve
 from issr_jax.presets import PRESETS, Preset, get_preset
 from issr_jax.resize import imresize
@@ -42,8 +43,10 @@ __all__ = [
     "FitResult",
     "LCNN",
     "LossWeights",
+    "OutputPlan",
     "PRESETS",
     "Preset",
+    "SizeRequest",
     "SuperResolution",
     "apply_drk",
     "dil_objective",
@@ -55,10 +58,12 @@ __all__ = [
     "imresize",
     "kernel_gallery",
     "paper_sigma",
+    "plan_output",
     "restore",
     "rgb_to_y",
     "rgb_to_ycbcr",
     "super_resolve",
     "super_resolve_dataset",
+    "super_resolve_to_size",
     "ycbcr_to_rgb",
 ]

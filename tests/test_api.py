@@ -11,6 +11,7 @@ from issr_jax.restoration import baselines
 
 IMAGE_FUNCTIONS = [
     issr_jax.super_resolve,
+    issr_jax.super_resolve_to_size,
     issr_jax.imresize,
     issr_jax.apply_drk,
     issr_jax.rgb_to_y,
@@ -38,7 +39,8 @@ def test_image_first_then_keyword_only(function):
     params = list(inspect.signature(function).parameters.values())
     assert params[0].name == "image", f"{function.__name__}: first parameter is {params[0].name!r}"
     assert params[0].kind == inspect.Parameter.POSITIONAL_OR_KEYWORD
-    extra = [p.name for p in params[1:] if p.kind != inspect.Parameter.KEYWORD_ONLY]
+    keyword = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD)  # **options: more keywords
+    extra = [p.name for p in params[1:] if p.kind not in keyword]
     # Two-array functions take both positionally: apply_drk (image, drk), metrics
     # (image, reference).
     assert extra in ([], ["drk"], ["reference"]), f"{function.__name__}: positional options {extra}"

@@ -176,6 +176,25 @@ def test_compose_figure_writes_a_valid_png(tmp_path):
     assert back[0, 64 + 4, 0] == pytest.approx(128 / 255, abs=1 / 255)
 
 
+def test_labels_are_written_above_panels():
+    from issr_jax.app.figures import LABEL_HEIGHT, labelled
+
+    panel = np.full((40, 120, 3), 0.5, np.float32)
+    with_text, empty = labelled(panel, "bicubic: 30.74 dB"), labelled(panel, "")
+    assert with_text.shape == empty.shape == (LABEL_HEIGHT + 40, 120, 3)
+    np.testing.assert_array_equal(with_text[LABEL_HEIGHT:], panel)
+    assert np.all(empty[:LABEL_HEIGHT] == 1.0)  # a white band
+    assert with_text[:LABEL_HEIGHT].min() < 0.3  # with dark text in it
+    assert not np.array_equal(with_text, labelled(panel, "default: 33.82 dB"))  # the text is what is drawn
+
+
+def test_compose_figure_rows_keep_their_own_height():
+    from issr_jax.app.figures import compose_figure
+
+    figure = compose_figure([[np.zeros((30, 10, 3))], [np.zeros((10, 50, 3))]], gap=2)
+    assert figure.shape == (30 + 2 + 10, 50, 3)
+
+
 def test_kernel_error():
     kernel = _gaussian(11, 1.0, 2.0)
     assert harness.kernel_error(kernel, kernel) == 0.0
@@ -215,3 +234,23 @@ def test_bicubic_matches_basicsr_goldens(name):
         difference = np.abs(ours - golden)
         assert difference.max() <= 1
         assert np.count_nonzero(difference) / difference.size < 1e-3
+
+
+def test_plot_gains_pairs_each_image_with_bicubic(tmp_path):
+    pytest.importorskip("matplotlib")
+    from experiments.plot_gains import paired_gains, plot_gains
+
+    records = [
+        {"dataset": "Set5", "scale": 2, "image": "bird", "method": "bicubic", "psnr": 30.0},
+        {"dataset": "Set5", "scale": 2, "image": "bird", "method": "default_drk", "psnr": 31.5},
+        {"dataset": "Set5", "scale": 2, "image": "butterfly", "method": "bicubic", "psnr": 28.0},
+        {"dataset": "Set5", "scale": 2, "image": "butterfly", "method": "default_drk", "psnr": 26.0},
+        {"dataset": "DIV2KRK", "scale": 4, "image": "im_1", "method": "bicubic", "psnr": 25.0},
+        {"dataset": "DIV2KRK", "scale": 4, "image": "im_1", "method": "default_drk", "psnr": 27.5},
+        {"dataset": "DIV2KRK", "scale": 4, "image": "im_2", "method": "default_drk", "psnr": 27.0},  # no bicubic
+        {"dataset": "Set5", "scale": 2, "image": "bird", "method": "paper_drk", "psnr": 29.0},
+    ]
+    gains = paired_gains(records, "default_drk")
+    assert gains == {("DIV2KRK", 4): [("im_1", 2.5)], ("Set5", 2): [("bird", 1.5), ("butterfly", -2.0)]}
+    plot_gains(gains, method="default_drk", output=tmp_path / "gains.png")
+    assert read_image(tmp_path / "gains.png").shape == (450, 1000, 3)

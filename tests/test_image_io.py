@@ -13,6 +13,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import PIL.features
 import PIL.Image
 import PIL.ImageFile
 import PIL.ImageOps
@@ -292,6 +293,33 @@ def test_jpeg_round_trip_is_close(tmp_path, extension):
     assert np.abs(image.pixels - pixels).mean() < 2 / 255
 
 
+@pytest.mark.parametrize(
+    "extension",
+    [".jpg", pytest.param(".webp", marks=pytest.mark.skipif(".webp" not in IMAGE_EXTENSIONS, reason="no WebP"))],
+)
+def test_quality_trades_size_for_fidelity(tmp_path, extension):
+    """JPEG and WebP take `quality` (lossy); without it JPEG is quality 95 and WebP lossless."""
+    pixels = np.random.default_rng(0).random((48, 64, 3)).astype(np.float32)
+    sizes, errors = {}, {}
+    for quality in (None, 95, 30):
+        path = tmp_path / f"q{quality}{extension}"
+        write_image(path, pixels, quality=quality)
+        sizes[quality] = path.stat().st_size
+        errors[quality] = np.abs(read_image(path).pixels - pixels).mean()
+    assert sizes[30] < sizes[95] and errors[30] > errors[95]
+    if extension == ".webp":
+        assert errors[None] < 1 / 510  # lossless: only the uint8 rounding
+    else:
+        assert sizes[None] == sizes[95]
+
+
+def test_lossless_formats_ignore_quality(tmp_path):
+    pixels = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32)
+    write_image(tmp_path / "a.png", pixels, quality=10)
+    write_image(tmp_path / "b.png", pixels)
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
 def test_write_clips_scales_and_rounds(tmp_path):
     pixels = np.array([[[-0.5], [0.0], [0.4 / 255], [0.6 / 255], [100.6 / 255], [1.0], [7.0]]], np.float32)
     write_image(tmp_path / "clip.png", pixels)
@@ -343,10 +371,12 @@ def test_bilevel_png_becomes_8_bit_gray(tmp_path):
     np.testing.assert_array_equal(image.pixels[:, :, 0], bits.astype(np.float32))
 
 
+@pytest.mark.parametrize("extension", [".png", ".jpg", ".tif", ".webp"])
 @pytest.mark.parametrize("orientation", range(1, 9))
-def test_exif_orientation_is_applied_like_pillow(tmp_path, orientation):
+def test_exif_orientation_is_applied_like_pillow(tmp_path, orientation, extension):
+    # Newer Pillows turn TIFFs upright while opening them; the result must be upright once.
     samples = np.random.default_rng(orientation).integers(0, 256, (3, 5, 3), dtype=np.uint8)
-    path = tmp_path / "oriented.png"
+    path = tmp_path / f"oriented{extension}"
     PIL.Image.fromarray(samples).save(path, exif=_exif(orientation))
     expected = np.asarray(PIL.ImageOps.exif_transpose(PIL.Image.open(path)))
     image = read_image(path)
@@ -620,12 +650,76 @@ def test_format_limits_are_image_errors(tmp_path, name, kwargs, words):
         (np.zeros((2, 2, 3)), {"alpha": np.zeros((2, 2)), "constant_alpha": 1.0}),
         (np.zeros((2, 2, 3)), {"constant_alpha": 1.5}),
         (np.array([[["a"]]]), {}),
+        (np.zeros((2, 2, 3)), {"quality": 0}),
+        (np.zeros((2, 2, 3)), {"quality": 101}),
+        (np.zeros((2, 2, 3)), {"quality": 9.5}),
+        (np.zeros((2, 2, 3)), {"quality": True}),
     ],
 )
 def test_bad_arguments_are_value_errors(tmp_path, pixels, kwargs):
     with pytest.raises(ValueError):
         write_image(tmp_path / "out.png", pixels, **kwargs)
     assert _files_in(tmp_path) == []
+
+
+# ---------------------------------------------------------------------------- HEIC and AVIF
+
+
+def _heif_like(brand):
+    """The start of an ISO base media file with `brand` (enough for the sniffing; no pixels)."""
+    return struct.pack(">I", 24) + b"ftyp" + brand + b"\0\0\0\0" + b"mif1" + brand + b"\0" * 64
+
+
+@pytest.mark.skipif(not PIL.features.check("avif"), reason="Pillow built without AVIF")
+def test_avif_is_read(tmp_path):
+    y, x = np.mgrid[0:32, 0:48]
+    samples = np.stack([x * 5, y * 7, x + y], axis=-1).astype(np.uint8)
+    PIL.Image.fromarray(samples).save(tmp_path / "photo.avif", quality=95)
+    image = read_image(tmp_path / "photo.avif")
+    assert image.dtype == np.uint8 and image.shape == (32, 48, 3)
+    assert np.abs(image.pixels - _to_float(samples)).mean() < 4 / 255
+
+
+def test_heic_is_read_with_pillow_heif(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    stored = np.full((16, 40, 3), 255, np.uint8)
+    stored[:, :10] = 0  # black on the left; orientation 6 turns it to the top
+    PIL.Image.fromarray(stored).save(tmp_path / "phone.heic", quality=95, exif=_exif(6).tobytes())
+    image = read_image(tmp_path / "phone.heic")
+    assert image.shape == (40, 16, 3)
+    assert image.pixels[:6].mean() < 0.1 and image.pixels[14:].mean() > 0.9
+
+
+def test_heic_without_its_plugin_names_the_plugin(tmp_path, monkeypatch):
+    from issr_jax.io import heif
+
+    monkeypatch.setattr(heif, "_register_heif_opener", lambda: False)
+    path = tmp_path / "phone.heic"
+    path.write_bytes(_heif_like(b"heic"))
+    with pytest.raises(ImageError, match="pillow-heif") as error:
+        read_image(path)
+    _assert_one_line_error(error, path)
+
+
+def test_avif_without_pillow_support_says_so(tmp_path, monkeypatch):
+    from issr_jax.io import heif
+
+    monkeypatch.setattr(heif.features, "check", lambda name: False)
+    path = tmp_path / "photo.avif"
+    path.write_bytes(_heif_like(b"avif"))
+    with pytest.raises(ImageError, match="AVIF") as error:
+        read_image(path)
+    _assert_one_line_error(error, path)
+
+
+def test_heic_and_avif_are_listed_but_not_written(tmp_path):
+    for name in ("a.heic", "b.HEIF", "c.avif"):
+        (tmp_path / name).write_bytes(b"x")
+    images, _ = list_images(tmp_path)
+    assert [p.name for p in images] == ["a.heic", "b.HEIF", "c.avif"]
+    with pytest.raises(ImageError, match="unsupported extension"):
+        write_image(tmp_path / "out.heic", np.zeros((2, 2, 3)))
 
 
 # ---------------------------------------------------------------------------- folders and API

@@ -24,12 +24,12 @@ fit) compute it once; each row still reports the stage's time, and lists it in `
 """
 
 from experiments.harness.discovery import Sample, SampleFiles, list_samples, load_sample
-from experiments.harness.figures import figure_rows, kernel_panel
+from experiments.harness.figures import figure_rows
 from experiments.harness.loop import METRICS_FILE, resolve_niqe_model, run
 from experiments.harness.methods import KERNEL_SOURCES, KINDS, MethodOutput, build_preset, run_method
 from experiments.harness.scoring import kernel_error, score
 from experiments.harness.tables import write_results
-from issr_jax.app.figures import compose_figure
+from issr_jax.app.figures import compose_figure, kernel_panel
 
 __all__ = [
     "KERNEL_SOURCES",

@@ -1,4 +1,5 @@
-"""Figures like the paper's Fig. 4/5: per method its kernel, its restoration kernel, an SR crop."""
+"""Figures like the paper's Fig. 4/5: per method its kernel, its restoration kernel, an SR crop,
+each labelled with the method and the crop with the image's PSNR."""
 
 from __future__ import annotations
 
@@ -6,36 +7,22 @@ import numpy as np
 
 from experiments.harness.discovery import Sample
 from experiments.harness.methods import MethodOutput
+from issr_jax.app.figures import kernel_panel, labelled
 from issr_jax.io import quantise
 
-__all__ = ["figure_rows", "kernel_panel"]
+__all__ = ["figure_rows"]
 
 
-def kernel_panel(kernel: np.ndarray | None, size: int, *, signed: bool, extent: int | None = None) -> np.ndarray:
-    """A kernel as a `[size, size, 3]` grey panel, enlarged by pixel repetition.
+def figure_rows(sample: Sample, outputs: dict[str, MethodOutput], psnr: dict[str, float]) -> list[list[np.ndarray]]:
+    """Rows: one per method (its K, its restoration kernel, a crop of its SR labelled with
+    the method and its PSNR on the whole image), then the ground truth (true K if known,
+    an empty panel, the HR crop). Like the paper's Fig. 4/5.
 
-    `extent` (default: the kernel's side) is the side that fills the panel, so kernels of
-    different sizes drawn with the same `extent` share one pixel scale.
-
-    Non-negative kernels map 0 -> black, max -> white; signed ones (a DRK) map 0 -> mid
-    grey and +-max|value| -> white/black. No kernel: a white panel.
+    Args:
+        sample: the image (HR, true kernel if known).
+        outputs: each method's output, by method name.
+        psnr: each method's PSNR (dB) on this image, by method name.
     """
-    panel = np.ones((size, size, 3), np.float32)
-    if kernel is None:
-        return panel
-    kernel = np.asarray(kernel, np.float32)
-    peak = float(np.max(np.abs(kernel))) or 1.0
-    shown = 0.5 + 0.5 * kernel / peak if signed else np.clip(kernel / peak, 0.0, 1.0)
-    factor = max(1, size // max(extent or 0, kernel.shape[0]))
-    big = np.repeat(np.repeat(shown, factor, axis=0), factor, axis=1)[:size, :size]
-    top, left = (size - big.shape[0]) // 2, (size - big.shape[1]) // 2
-    panel[top : top + big.shape[0], left : left + big.shape[1]] = big[..., None]
-    return panel
-
-
-def figure_rows(sample: Sample, outputs: dict[str, MethodOutput]) -> list[list[np.ndarray]]:
-    """Rows: one per method (its K, its restoration kernel, a crop of its SR), then the
-    ground truth (true K if known, an empty panel, the HR crop). Like the paper's Fig. 4/5."""
     h, w = sample.hr.shape[:2]
     side = min(192, h // 2, w // 2)
     top, left = (h - side) // 2, (w - side) // 2
@@ -43,7 +30,20 @@ def figure_rows(sample: Sample, outputs: dict[str, MethodOutput]) -> list[list[n
     kernels = [k for o in outputs.values() for k in (o.kernel, o.drk) if k is not None]
     kernels += [sample.kernel] if sample.kernel is not None else []
     extent = max((k.shape[0] for k in kernels), default=None)  # one pixel scale for every kernel
-    panel = lambda kernel, signed: kernel_panel(kernel, side, signed=signed, extent=extent)
-    rows = [[panel(o.kernel, False), panel(o.drk, True), crop(o.image)] for o in outputs.values()]
-    rows.append([panel(sample.kernel, False), panel(None, True), crop(sample.hr)])
+    panel = lambda kernel, signed, text: labelled(kernel_panel(kernel, side, signed=signed, extent=extent), text)
+    rows = [
+        [
+            panel(o.kernel, False, f"{name}: K" if o.kernel is not None else f"{name}: no K"),
+            panel(o.drk, True, f"{name}: DRK" if o.drk is not None else ""),
+            labelled(crop(o.image), f"{name}: {psnr[name]:.2f} dB"),
+        ]
+        for name, o in outputs.items()
+    ]
+    rows.append(
+        [
+            panel(sample.kernel, False, "true K" if sample.kernel is not None else ""),
+            panel(None, True, ""),
+            labelled(crop(sample.hr), "ground truth"),
+        ]
+    )
     return rows

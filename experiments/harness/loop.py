@@ -140,7 +140,7 @@ def run(
             image_start = time.perf_counter()
             sample = load_sample(item)
             key = jax.random.key(config.seed)  # the same key for every image, as the CLI
-            cache, outputs, parts = {}, {}, []
+            cache, outputs, psnrs, parts = {}, {}, {}, []
             for name in todo:
                 spec = config.method_specs[name]
                 method_start = time.perf_counter()
@@ -170,6 +170,7 @@ def run(
                 sink.flush()
                 records.append(record)
                 outputs[name] = output
+                psnrs[name] = scores["psnr"]
                 new += 1
                 if config.save_images:
                     folder = workdir / "images" / f"{item.dataset}_x{item.scale}" / name
@@ -178,7 +179,7 @@ def run(
                 parts.append(f"{name} {time.perf_counter() - method_start:.1f}s {scores['psnr']:.2f}dB")
             if index < config.figures and outputs:
                 (workdir / "figures").mkdir(exist_ok=True)
-                figure = compose_figure(figure_rows(sample, outputs))
+                figure = compose_figure(figure_rows(sample, outputs, psnrs))
                 write_image(
                     workdir / "figures" / f"{item.dataset}_x{item.scale}_{item.name}.png", figure, overwrite=True
                 )

@@ -135,7 +135,8 @@ def write_results(records: list[dict], path: Path, config: ml_collections.Config
             lines.append("")
     lines += [
         "Figures in `figures/`: one row per method (its kernel K, its restoration kernel with 0 = mid grey, "
-        "a centre crop of its SR), last row the ground truth (true K if known, blank, HR crop).",
+        "a centre crop of its SR labelled with its PSNR on the whole image), last row the ground truth "
+        "(true K if known, blank, HR crop).",
         "",
     ]
     lines += (

@@ -4,12 +4,16 @@
     issr-jax --input=lr.png --output=sr.png --scale=2
     issr-jax --input=LR/ --output=SR/ --scale=4 --preset=paper
     issr-jax --input=lr.png --output=sr.png --kernel=kernel.mat   # known kernel
+    issr-jax --input=photo.jpg --outscale=2.5 --quality=90         # any size; photo_x2.5.jpg
+    issr-jax --input=LR/ --output=SR/ --width=1920 --format=webp --suffix=_hd
 
-Exit status: 0 when every file was written or skipped; 1 when any failed or a flag is invalid.
+Exit status: 0 when every file was written or skipped; 1 when any failed or a flag is invalid
+(one line on stderr, nothing written).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -18,7 +22,9 @@ from pathlib import Path
 from absl import app, flags, logging
 
 from issr_jax.app.compile_cache import enable_compilation_cache
-from issr_jax.io import DEFAULT_MAX_PIXELS, ImageError, OutputExistsError
+from issr_jax.app.naming import OUTPUT_FORMATS, check_suffix, default_output, format_of
+from issr_jax.io import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, FormatError, ImageError, OutputExistsError
+from issr_jax.output_size import SizeRequest
 from issr_jax.presets import PRESETS
 
 FLAGS = flags.FLAGS
@@ -26,6 +32,43 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("input", None, "LR image file, or a folder of images. Without it: run the built-in demo.")
 flags.DEFINE_string("output", None, "Output file (for a file input) or folder (for a folder input or the demo).")
 flags.DEFINE_integer("scale", 2, "Integer upscaling factor, >= 2.", lower_bound=2)
+flags.DEFINE_float(
+    "outscale",
+    None,
+    "Any scale > 1 instead of --scale (1.5, 2.5, 3.3): super-resolves at the next integer scale, then "
+    "MATLAB-bicubic downscales to round(outscale x size).",
+)
+flags.register_validator(
+    "outscale", lambda value: value is None or (math.isfinite(value) and value > 1), "must be a number > 1, e.g. 2.5"
+)
+flags.DEFINE_integer(
+    "width", None, "Output width in pixels instead of --scale; alone it keeps the aspect ratio.", lower_bound=1
+)
+flags.DEFINE_integer(
+    "height", None, "Output height in pixels instead of --scale; alone it keeps the aspect ratio.", lower_bound=1
+)
+flags.DEFINE_enum(
+    "format",
+    "same",
+    list(OUTPUT_FORMATS),
+    "Output format: same (the input's, or --output's extension), png, jpg, webp or tiff. An input with alpha "
+    "(or 16 bits) fails for a format that cannot store it, never losing it silently.",
+)
+flags.DEFINE_integer(
+    "quality", None, "JPEG/WebP quality (default: JPEG 95, WebP lossless).", lower_bound=1, upper_bound=100
+)
+flags.DEFINE_string(
+    "suffix",
+    "",
+    "Added to each output's name in a folder run (a.png -> a{suffix}.png; default none), or to a "
+    "single output's default name instead of _x2.",
+)
+flags.DEFINE_bool(
+    "strip_metadata",
+    False,
+    "Write no ICC profile, PNG colour chunks or EXIF. By default the input's are carried over (EXIF orientation "
+    "reset to 1, its pixel dimensions updated); pixels are never colour-converted.",
+)
 flags.DEFINE_enum(
     "method",
     "drk",
@@ -48,7 +91,8 @@ flags.DEFINE_bool("overwrite", False, "Replace existing outputs (otherwise they 
 flags.DEFINE_integer(
     "max_pixels",
     DEFAULT_MAX_PIXELS,
-    "Refuse outputs larger than this many pixels (checked before decoding the input).",
+    "Refuse outputs larger than this many pixels (before any --outscale/--width downscale; checked before "
+    "decoding the input when the scale is known).",
     lower_bound=1,
 )
 flags.DEFINE_bool("quiet", False, "Print only errors and the final summary.")
@@ -91,7 +135,65 @@ def _explain(error: ImageError) -> str:
     """The library's message, and the flag that changes the outcome where there is one."""
     if isinstance(error, OutputExistsError):
         return f"{error}; pass --overwrite to replace it"
+    if isinstance(error, FormatError):
+        return f"{error} (choose with --format, or --output's extension)"
     return str(error)
+
+
+class _FlagError(Exception):
+    """Flags that cannot go together, or that do not fit the input: one line, naming them."""
+
+
+def _size_request() -> SizeRequest:
+    """The output size: --scale (the default), --outscale, or --width/--height."""
+    chosen = [f"--{name}" for name in ("scale", "outscale") if FLAGS[name].present]
+    if FLAGS.width is not None or FLAGS.height is not None:
+        chosen.append("--width/--height")
+    if len(chosen) > 1:
+        raise _FlagError(f"{' and '.join(chosen)} each set the output size; pass one of them")
+    if FLAGS.outscale is not None:
+        return SizeRequest(outscale=FLAGS.outscale)
+    if FLAGS.width is not None or FLAGS.height is not None:
+        return SizeRequest(width=FLAGS.width, height=FLAGS.height)
+    return SizeRequest(scale=FLAGS.scale)
+
+
+_LOSSY = ("jpg", "webp")
+_FILE_FLAGS = ("outscale", "width", "height", "format", "quality", "suffix", "strip_metadata")
+
+
+def _check_output_flags(source: Path, size: SizeRequest) -> Path | None:
+    """Refuses flags that cannot apply to this input, before anything is read or written.
+
+    Returns:
+        the output file of a single-file input (None for a folder).
+    """
+    try:
+        check_suffix(FLAGS.suffix)
+    except ValueError as error:
+        raise _FlagError(f"--suffix: {error}") from None
+    if FLAGS.format == "webp" and ".webp" not in IMAGE_EXTENSIONS:
+        raise _FlagError("--format=webp: this Pillow was built without WebP; choose another --format")
+    if FLAGS.quality is not None and FLAGS.format not in ("same", *_LOSSY):
+        raise _FlagError(f"--quality applies to JPEG and WebP outputs; --format={FLAGS.format} is lossless")
+    if source.is_dir():
+        return None
+    if FLAGS.output is None:
+        output = default_output(source, size=size, output_format=FLAGS.format, suffix=FLAGS.suffix)
+    elif FLAGS.suffix:
+        raise _FlagError("--suffix names a folder run's outputs or a default output name; --output names the file")
+    else:
+        output = Path(FLAGS.output)
+    if output.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise _FlagError(
+            f"{output}: {output.suffix or 'a name without an extension'} files are not written; "
+            "choose --format=png, jpg, webp or tiff, or another --output"
+        )
+    if FLAGS.format != "same" and format_of(output) != FLAGS.format:
+        raise _FlagError(f"--output={output} is not a {FLAGS.format} file name but --format={FLAGS.format}")
+    if FLAGS.quality is not None and format_of(output) not in _LOSSY:
+        raise _FlagError(f"--quality applies to JPEG and WebP outputs; {output} is lossless")
+    return output
 
 
 def _format_seconds(seconds: float) -> str:
@@ -129,6 +231,17 @@ def main(argv: list[str]) -> int:
     if not FLAGS.verbose:  # JAX logs backend probing (no TPU, no GPU) at INFO level
         logging.set_verbosity(logging.WARNING)
     _make_cpu_results_reproducible()
+    if FLAGS.input is None:
+        misplaced = [f"--{name}" for name in _FILE_FLAGS if FLAGS[name].present]
+        if misplaced:
+            _error(f"{', '.join(misplaced)} apply to --input files; the built-in demo takes none of them")
+            return 1
+    try:
+        size = _size_request()
+        output = _check_output_flags(Path(FLAGS.input), size) if FLAGS.input is not None else None
+    except _FlagError as error:
+        _error(str(error))
+        return 1
     import jax
 
     from issr_jax.app.runner import FAILURES_NAME, Status, super_resolve_file, super_resolve_folder
@@ -149,7 +262,10 @@ def main(argv: list[str]) -> int:
 
     source = Path(FLAGS.input)
     common = dict(
-        scale=FLAGS.scale,
+        scale=size.scale,
+        outscale=size.outscale,
+        width=size.width,
+        height=size.height,
         key=key,
         preset=FLAGS.preset,
         method=FLAGS.method,
@@ -157,6 +273,8 @@ def main(argv: list[str]) -> int:
         save_kernels=FLAGS.save_kernels,
         overwrite=FLAGS.overwrite,
         max_pixels=FLAGS.max_pixels,
+        quality=FLAGS.quality,
+        strip_metadata=FLAGS.strip_metadata,
     )
     if not source.exists():
         _error(f"{source}: --input does not exist; check the path")
@@ -186,6 +304,8 @@ def main(argv: list[str]) -> int:
                 chunk_size=FLAGS.batch_size,
                 failures_name=failures_name,
                 remove_temporaries=owns_folder,
+                output_format=FLAGS.format,
+                suffix=FLAGS.suffix,
                 **common,
             )
         except ImageError as error:
@@ -203,7 +323,6 @@ def main(argv: list[str]) -> int:
         )
         return 1 if failed else 0
 
-    output = Path(FLAGS.output) if FLAGS.output else source.with_name(f"{source.stem}_x{FLAGS.scale}{source.suffix}")
     try:
         outcome = super_resolve_file(source, output, **common)
     except ImageError as error:
@@ -213,13 +332,23 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing, with a bad flag reported in one line (and exit status 1) instead of
+    a traceback-like block."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        _error(" ".join(str(error).split()))
+        sys.exit(1)
+
+
 def run() -> None:
     """Entry point of `issr-jax` and `python -m issr_jax`: `--help` lists this module's flags."""
     main_module = sys.modules["__main__"]
     main_module.__doc__ = __doc__
     for flag in FLAGS.get_flags_for_module(__name__):
         FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from pathlib import Path
 import PIL.Image
 
 from issr_jax.app import outcomes
-from issr_jax.app.outcomes import WRITES_IN_FLIGHT, FileOutcome, Status, describe_failure
+from issr_jax.app.outcomes import WRITES_IN_FLIGHT, FileOutcome, OutputOptions, Source, Status, describe_failure
 from issr_jax.batch import chunks
-from issr_jax.io import Image, ImageError
+from issr_jax.io import ImageError
 from issr_jax.pipeline import SuperResolution
 
 __all__ = ["FolderRun"]
@@ -34,15 +34,20 @@ class FolderRun:
     """The state of one folder run: each file's outcome, reported in file order.
 
     Reads of the next chunk overlap the computation of this one (a thread pool), and
-    writes overlap both (another pool, at most `WRITES_IN_FLIGHT` outputs held).
+    writes overlap both (another pool, at most `WRITES_IN_FLIGHT` outputs held). Inputs in
+    `refused` (index -> problem) fail without being read.
     """
 
-    def __init__(self, images: list[Path], targets: list[Path], *, overwrite: bool, on_outcome):
+    def __init__(
+        self, images: list[Path], targets: list[Path], *, refused: dict[int, str], overwrite: bool, on_outcome
+    ):
         self.images, self.targets, self.on_outcome = images, targets, on_outcome
         self.outcomes: list[FileOutcome | None] = [None] * len(images)
         self.todo = []
         for index, target in enumerate(targets):
-            if target.exists() and not overwrite:
+            if index in refused:
+                self.outcomes[index] = FileOutcome(images[index], target, Status.FAILED, refused[index])
+            elif target.exists() and not overwrite:
                 self.outcomes[index] = FileOutcome(images[index], target, Status.SKIPPED, "output exists")
             else:
                 self.todo.append(index)
@@ -60,11 +65,12 @@ class FolderRun:
                 self.on_outcome(self.emitted, len(self.outcomes), outcome)
             self.emitted += 1
 
-    def read(self, index: int, *, scale: int, max_pixels: int) -> tuple[Image | None, float]:
-        """The decoded input (None, with the outcome set, when it cannot be used) and seconds."""
+    def read(self, index: int, *, options: OutputOptions, max_pixels: int) -> tuple[Source | None, float]:
+        """The decoded input and its plan (None, with the outcome set, when it cannot be used) and seconds."""
         t = time.perf_counter()
         try:
-            source = outcomes.read_input(self.images[index], scale=scale, max_pixels=max_pixels)
+            source = outcomes.read_input(self.images[index], size=options.size, max_pixels=max_pixels)
+            outcomes.check_output(source, self.targets[index])
             return source, time.perf_counter() - t
         except ImageError as error:
             self.fail(index, self.images[index], str(error))
@@ -73,10 +79,10 @@ class FolderRun:
     def fail(self, index: int, path: Path, problem: str) -> None:
         self.outcomes[index] = FileOutcome(path, self.targets[index], Status.FAILED, problem)
 
-    def run(self, *, chunk_size: int, max_pixels: int, save_kernels: bool, compute: dict) -> None:
+    def run(self, *, chunk_size: int, max_pixels: int, options: OutputOptions, compute: dict) -> None:
         workers = max(2, os.cpu_count() or 2)
         parts = chunks.chunks([_header_pixels(self.images[i]) for i in self.todo], chunk_size=chunk_size)
-        read = functools.partial(self.read, scale=compute["scale"], max_pixels=max_pixels)
+        read = functools.partial(self.read, options=options, max_pixels=max_pixels)
         with (
             concurrent.futures.ThreadPoolExecutor(workers) as readers,
             concurrent.futures.ThreadPoolExecutor(workers) as writers,
@@ -87,15 +93,16 @@ class FolderRun:
                 reads, upcoming = upcoming, (submit(parts[number + 1]) if number + 1 < len(parts) else [])
                 sources, read_seconds = zip(*(future.result() for future in reads))
                 chunk = _Chunk(self, [self.todo[j] for j in part], list(sources), list(read_seconds), writers)
-                chunk.run(save_kernels=save_kernels, compute=compute)
+                chunk.run(options=options, compute=compute)
                 self.emit_ready()
             writers.shutdown(wait=True)
         self.emit_ready()
 
 
 class _Chunk:
-    """One chunk of a folder run: batched compute, writes handed to the writer pool as each
-    image is restored; a failing batch is retried image by image, so a bad file fails alone."""
+    """One chunk of a folder run: batched compute, one call per integer scale among its
+    images; writes handed to the writer pool as each image is restored; a failing batch is
+    retried image by image, so a bad file fails alone."""
 
     def __init__(self, run: FolderRun, indices: list[int], sources: list, read_seconds: list[float], writers):
         self.run_, self.indices, self.sources, self.read_seconds, self.writers = (
@@ -109,50 +116,60 @@ class _Chunk:
         self.all_stages: list[dict] = []
         self.timings: dict = {}
 
-    def write(self, position: int, result: SuperResolution, stages: dict, *, scale: int, save_kernels: bool) -> None:
+    def write(self, position: int, result: SuperResolution, stages: dict, *, options: OutputOptions) -> None:
         run, index, source = self.run_, self.indices[position], self.sources[position]
         try:
             t = time.perf_counter()
-            outcomes.write_result(
-                source, result, run.targets[index], scale=scale, save_kernels=save_kernels, overwrite=run.overwrite
-            )
+            outcomes.write_result(source, result, run.targets[index], options=options, overwrite=run.overwrite)
             stages["write"] = time.perf_counter() - t
-            run.outcomes[index] = FileOutcome(source.path, run.targets[index], Status.DONE, stages=stages)
+            run.outcomes[index] = FileOutcome(source.image.path, run.targets[index], Status.DONE, stages=stages)
         except ImageError as error:
-            run.fail(index, source.path, str(error))
+            run.fail(index, source.image.path, str(error))
         finally:
             run.in_flight.release()
 
-    def on_result(self, item: chunks.ChunkResult, *, scale: int, save_kernels: bool) -> None:
-        source = self.sources[item.index]
+    def on_result(self, item: chunks.ChunkResult, *, options: OutputOptions) -> None:
+        path = self.sources[item.index].image.path
         if item.error is not None:
-            self.run_.fail(self.indices[item.index], source.path, describe_failure(source.path, item.error))
+            self.run_.fail(self.indices[item.index], path, describe_failure(path, item.error))
             return
         self.delivered.add(item.index)
         self.run_.in_flight.acquire()  # at most WRITES_IN_FLIGHT outputs wait to be written
         stages = {"read": self.read_seconds[item.index]}
         self.all_stages.append(stages)
-        self.writers.submit(self.write, item.index, item.result, stages, scale=scale, save_kernels=save_kernels)
+        self.writers.submit(self.write, item.index, item.result, stages, options=options)
 
-    def run(self, *, save_kernels: bool, compute: dict) -> None:
-        on_result = functools.partial(self.on_result, scale=compute["scale"], save_kernels=save_kernels)
-        pixels = [s.pixels if s is not None else None for s in self.sources]
-        try:
-            chunks.super_resolve_chunk(pixels, on_result=on_result, timings=self.timings, **compute)
-        except Exception:  # noqa: BLE001 - isolate the file that broke the batch
-            self._retry_one_by_one(on_result, compute)
+    def pixels(self, positions) -> list:
+        """The chunk's pixels at `positions`, None elsewhere (the chunk API leaves those out)."""
+        return [s.image.pixels if s is not None and p in positions else None for p, s in enumerate(self.sources)]
+
+    def run(self, *, options: OutputOptions, compute: dict) -> None:
+        on_result = functools.partial(self.on_result, options=options)
+        scales = sorted({s.plan.scale for s in self.sources if s is not None})
+        for scale in scales:
+            positions = {p for p, s in enumerate(self.sources) if s is not None and s.plan.scale == scale}
+            try:
+                chunks.super_resolve_chunk(
+                    self.pixels(positions), scale=scale, on_result=on_result, timings=self.timings, **compute
+                )
+            except Exception:  # noqa: BLE001 - isolate the file that broke the batch
+                self._retry_one_by_one(positions, on_result, compute)
         count = sum(s is not None for s in self.sources)
         for stages in self.all_stages:  # each file's share of the chunk's batched stages
             stages.update({name: seconds / max(count, 1) for name, seconds in self.timings.items()})
 
-    def _retry_one_by_one(self, on_result, compute: dict) -> None:
-        for position, source in enumerate(self.sources):
-            index = self.indices[position]
-            if source is None or position in self.delivered or self.run_.outcomes[index] is not None:
+    def _retry_one_by_one(self, positions, on_result, compute: dict) -> None:
+        for position in sorted(positions):
+            source, index = self.sources[position], self.indices[position]
+            if position in self.delivered or self.run_.outcomes[index] is not None:
                 continue
-            single = [None] * len(self.sources)
-            single[position] = source.pixels
             try:
-                chunks.super_resolve_chunk(single, on_result=on_result, timings=self.timings, **compute)
+                chunks.super_resolve_chunk(
+                    self.pixels({position}),
+                    scale=source.plan.scale,
+                    on_result=on_result,
+                    timings=self.timings,
+                    **compute,
+                )
             except Exception as error:  # noqa: BLE001
-                self.run_.fail(index, source.path, describe_failure(source.path, error))
+                self.run_.fail(index, source.image.path, describe_failure(source.image.path, error))

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from issr_jax.io import Image, ImageError, read_image, save_npy, write_image
+from issr_jax.io import FormatError, Image, ImageError, read_image, save_npy, write_image
+from issr_jax.io.write import check_format, check_quality
+from issr_jax.output_size import OutputPlan, SizeRequest, plan_output, resize_to_plan
 from issr_jax.pipeline import MIN_SIDE, SuperResolution
 from issr_jax.resize import imresize
 
@@ -17,7 +19,10 @@ __all__ = [
     "PNG_COMPRESS_LEVEL",
     "FileOutcome",
     "FolderSummary",
+    "OutputOptions",
+    "Source",
     "Status",
+    "check_output",
     "describe_failure",
     "read_input",
     "write_result",
@@ -60,43 +65,94 @@ class FolderSummary:
         return sum(o.status == status for o in self.outcomes)
 
 
-def read_input(input_path: Path, *, scale: int, max_pixels: int) -> Image:
-    """Reads an input and refuses one too small (or too large, before decoding)."""
-    source = read_image(input_path, max_pixels=max(1, max_pixels // (scale * scale)))
-    h, w, _ = source.pixels.shape
+@dataclasses.dataclass(frozen=True)
+class OutputOptions:
+    """How every result of a run is sized and written.
+
+    Attributes:
+        size: the output size asked for (`issr_jax.output_size.SizeRequest`).
+        quality: JPEG/WebP quality 1-100, or None (JPEG 95, WebP lossless).
+        strip_metadata: write no ICC profile, PNG colour chunks or EXIF (else the input's
+            are carried over).
+        save_kernels: also write `NAME_kernel.npy` and `NAME_drk.npy` beside each output.
+    """
+
+    size: SizeRequest
+    quality: int | None = None
+    strip_metadata: bool = False
+    save_kernels: bool = False
+
+    def __post_init__(self):
+        check_quality(self.quality)  # before any file is read, not at the first write
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """An input as read, and the output planned for it."""
+
+    image: Image
+    plan: OutputPlan
+
+
+def read_input(input_path: Path, *, size: SizeRequest, max_pixels: int) -> Source:
+    """Reads an input and plans its output; refuses an input too small, an output too large
+    (before decoding when the scale is known from the request alone) or a size that would
+    not enlarge it."""
+    image = read_image(input_path, max_pixels=max(1, max_pixels // size.minimum_scale() ** 2))
+    h, w, _ = image.shape
     if min(h, w) < MIN_SIDE:
         raise ImageError(input_path, f"image is {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed")
-    return source
+    try:
+        plan = plan_output(image.shape, size)
+    except ValueError as error:
+        raise ImageError(input_path, str(error)) from error
+    working = plan.scale**2 * h * w  # the super-resolved image, before any resize
+    if working > max_pixels:
+        raise ImageError(
+            input_path,
+            f"super-resolving this {w}x{h} image x{plan.scale} makes {working / 1e6:.1f} megapixels, more than "
+            f"the limit of {max_pixels / 1e6:g} megapixels",
+        )
+    return Source(image, plan)
+
+
+def check_output(source: Source, output_path: Path) -> None:
+    """Refuses, before any computation, an output whose format cannot hold the input's
+    samples (16 bits) or alpha (`io.FormatError`)."""
+    image = source.image
+    has_alpha = image.alpha is not None or image.constant_alpha is not None
+    try:
+        check_format(output_path, dtype=image.dtype, channels=image.shape[2], has_alpha=has_alpha)
+    except FormatError as error:  # named by its input, as every failure of a run is
+        raise FormatError(image.path, f"cannot be written as {output_path.name}: {error.problem}") from error
 
 
 def write_result(
-    source: Image,
-    result: SuperResolution,
-    output_path: Path,
-    *,
-    scale: int,
-    save_kernels: bool,
-    overwrite: bool,
+    source: Source, result: SuperResolution, output_path: Path, *, options: OutputOptions, overwrite: bool
 ) -> None:
-    """Writes one result (and its alpha, and optionally its kernels), atomically."""
+    """Writes one result at its planned size (and its alpha, metadata and optionally its
+    kernels), atomically. A varying alpha is resized with bicubic straight to the output size."""
+    plan, image = source.plan, source.image
     alpha = None
-    if source.alpha is not None:
-        alpha = np.clip(np.asarray(imresize(source.alpha, scale=scale)), 0.0, 1.0)
+    if image.alpha is not None:
+        alpha = np.clip(np.asarray(imresize(image.alpha, output_shape=(plan.height, plan.width))), 0.0, 1.0)
     try:
         write_image(
             output_path,
-            np.asarray(result.image),
-            dtype=source.dtype,
+            np.asarray(resize_to_plan(result.image, plan=plan)),
+            dtype=image.dtype,
             alpha=alpha,
-            constant_alpha=source.constant_alpha,
+            constant_alpha=image.constant_alpha,
             overwrite=overwrite,
             compress_level=PNG_COMPRESS_LEVEL,
+            metadata=None if options.strip_metadata else image.metadata,
+            quality=options.quality,
         )
     except ValueError as error:  # the writer refuses NaN/Inf; the pipeline clips, so this is a bug guard
         raise ImageError(
-            source.path, f"super-resolution produced values that cannot be written ({error}); please report this input"
+            image.path, f"super-resolution produced values that cannot be written ({error}); please report this input"
         ) from error
-    if save_kernels:
+    if options.save_kernels:
         stem = output_path.with_suffix("")
         save_npy(Path(f"{stem}_kernel.npy"), np.asarray(result.kernel), overwrite=overwrite)
         save_npy(Path(f"{stem}_drk.npy"), np.asarray(result.drk), overwrite=overwrite)

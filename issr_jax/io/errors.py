@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["ImageError", "OutputExistsError", "describe_error"]
+__all__ = ["FormatError", "ImageError", "OutputExistsError", "describe_error"]
 
 
 class ImageError(Exception):
@@ -30,6 +30,10 @@ class OutputExistsError(ImageError):
 
     def __init__(self, path: str | os.PathLike[str]):
         super().__init__(path, "already exists; overwriting it was not asked for")
+
+
+class FormatError(ImageError):
+    """The output's format cannot hold this image (alpha, 16 bits) or is not written at all."""
 
 
 def describe_error(error: BaseException) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from issr_jax.io.errors import ImageError, describe_error
 from issr_jax.io.formats import IMAGE_EXTENSIONS
+from issr_jax.io.heif import INPUT_ONLY_EXTENSIONS
 
 __all__ = ["list_images", "remove_stale_temporaries"]
 
@@ -43,8 +44,10 @@ def list_images(folder: str | os.PathLike[str]) -> tuple[list[Path], list[tuple[
     """The image files directly in `folder`, and what was skipped and why.
 
     Images are the regular files (or links to them) whose lowercase suffix is in
-    `IMAGE_EXTENSIONS`; hidden entries (name starting with '.'), sub-folders, other
-    extensions and broken links are skipped. Sub-folders are not searched.
+    `IMAGE_EXTENSIONS` or `INPUT_ONLY_EXTENSIONS` (HEIC, AVIF: listed even when their
+    plugin is missing, so that reading them says what to install); hidden entries (name
+    starting with '.'), sub-folders, other extensions and broken links are skipped.
+    Sub-folders are not searched.
 
     Args:
         folder: the folder to list.
@@ -74,7 +77,7 @@ def list_images(folder: str | os.PathLike[str]) -> tuple[list[Path], list[tuple[
             skipped.append((entry, "folder"))
         elif not entry.is_file():
             skipped.append((entry, "broken link or not a regular file"))
-        elif entry.suffix.lower() not in IMAGE_EXTENSIONS:
+        elif entry.suffix.lower() not in IMAGE_EXTENSIONS | INPUT_ONLY_EXTENSIONS:
             skipped.append((entry, f"not an image extension ({entry.suffix or 'none'})"))
         else:
             images.append(entry)

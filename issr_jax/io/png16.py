@@ -9,6 +9,8 @@ import zlib
 import numpy as np
 import PIL.Image
 
+from issr_jax.io.png_chunks import PNG_SIGNATURE, png_chunk
+
 __all__ = ["PNG16_COLOUR_RAWMODES", "decode_png16_colour", "encode_png16"]
 
 # 16-bit PNG layouts that Pillow decodes to 8 bits; read here with both bytes kept.
@@ -58,14 +60,10 @@ def encode_png16(samples: np.ndarray, *, level: int = 6) -> bytes:
     filtered[:, bytes_per_pixel:] -= rows[:, :-bytes_per_pixel]  # uint8 arithmetic wraps mod 256
     scanlines = np.concatenate([np.ones((height, 1), np.uint8), filtered], axis=1)  # filter type 1
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        checksum = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", checksum)
-
     header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
     compressed = zlib.compress(scanlines.tobytes(), level)
     idat_size = 1 << 20
     idat = b"".join(
-        chunk(b"IDAT", compressed[start : start + idat_size]) for start in range(0, len(compressed), idat_size)
+        png_chunk(b"IDAT", compressed[start : start + idat_size]) for start in range(0, len(compressed), idat_size)
     )
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + idat + chunk(b"IEND", b"")
+    return PNG_SIGNATURE + png_chunk(b"IHDR", header) + idat + png_chunk(b"IEND", b"")

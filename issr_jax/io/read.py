@@ -10,16 +10,20 @@ Decisions, each one deliberate:
 - Decoding goes through `imageio.v3` with its Pillow plugin; Pillow itself (a dependency
   of imageio) is used directly only to read the header before decoding, and for the
   16-bit colour PNGs that Pillow's normal decoder would cut to 8 bits (see below).
+  HEIC needs the optional pillow-heif plugin, AVIF a Pillow built with it (`io.heif`).
 - The file is read into memory once, then its header is checked (size, sample type,
   frame count) before any pixel data is decoded, so a decompression bomb costs nothing.
 - Truncated files are errors, never a silently gray image: reading refuses to run when
   `PIL.ImageFile.LOAD_TRUNCATED_IMAGES` has been switched on by other code.
-- EXIF orientation (JPEG, PNG eXIf, TIFF) is applied, so `pixels` is upright as a viewer
-  shows it; `write_image` writes no EXIF, so the written file is upright too.
+- EXIF orientation (JPEG, PNG eXIf, TIFF, WebP) is applied, so `pixels` is upright as a
+  viewer shows it; `write_image` writes EXIF with orientation 1, so the written file is
+  upright too.
+- The ICC profile, the PNG colour chunks and the EXIF are returned in `metadata` for
+  `write_image` to carry over (`issr_jax.io.metadata`); pixels are never converted
+  between colour spaces: they are returned as stored.
 - Palette images become RGB, or RGBA when the palette has transparency. Bilevel images
   become 8-bit gray. CMYK and YCbCr files become RGB. Colour-key transparency (a `tRNS`
-  colour in a gray or RGB PNG), colour profiles (ICC, gAMA) and other metadata are
-  ignored: pixels are returned as stored.
+  colour in a gray or RGB PNG) is ignored.
 - 16-bit PNGs stay 16-bit in every layout (gray, gray+alpha, RGB, RGBA); 16-bit TIFFs
   only when gray, since Pillow cannot decode 16-bit colour TIFFs without losing the low
   byte. 32-bit integer and floating-point samples are refused.
@@ -29,6 +33,7 @@ Decisions, each one deliberate:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import os
 import warnings
@@ -42,6 +47,8 @@ import PIL.ImageFile
 
 from issr_jax.io.errors import ImageError, describe_error
 from issr_jax.io.formats import SAMPLE_TYPES
+from issr_jax.io.heif import prepare_plugin
+from issr_jax.io.metadata import Metadata, read_metadata
 from issr_jax.io.png16 import PNG16_COLOUR_RAWMODES, decode_png16_colour
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Image", "read_image"]
@@ -63,8 +70,6 @@ _CONVERTED_MODES = {
     "HSV": "RGB",
 }
 
-_EXIF_ORIENTATION_TAG = 0x0112
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Image:
@@ -80,6 +85,8 @@ class Image:
         constant_alpha: the alpha value as a float in `[0, 1]` when the file has an alpha
             channel that is the same everywhere (DIV2KRK LR images: 1.0), else `None`.
         path: the file read.
+        metadata: its ICC profile, PNG colour chunks and EXIF; pass it to `write_image`
+            to carry them into the output.
     """
 
     pixels: np.ndarray
@@ -87,6 +94,7 @@ class Image:
     alpha: np.ndarray | None
     constant_alpha: float | None
     path: Path
+    metadata: Metadata = Metadata()
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -129,11 +137,12 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
             "files would then decode silently as partly gray images. Set it back to False."
         )
     data = _read_bytes(path)
+    prepare_plugin(path, data)
     try:
         with warnings.catch_warnings():
             # The size is checked against max_pixels below; Pillow's warning adds nothing.
             warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
-            samples, orientation = _decode(path, data, max_pixels=max_pixels)
+            samples, orientation, metadata = _decode(path, data, max_pixels=max_pixels)
     except ImageError:
         raise
     except PIL.Image.DecompressionBombError as error:
@@ -147,7 +156,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
             path, f"cannot decode the image data ({describe_error(error)}); the file is damaged or truncated"
         ) from error
     samples = _apply_exif_orientation(samples, orientation)
-    return _to_image(path, samples)
+    return _to_image(path, samples, metadata)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -167,8 +176,8 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, int]:
-    """Checks the header, then decodes. Returns (samples, EXIF orientation).
+def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, int, Metadata]:
+    """Checks the header, then decodes. Returns (samples, EXIF orientation, metadata).
 
     `samples` is uint8 or uint16, `[H, W]` (gray) or `[H, W, 2 | 3 | 4]` (gray+alpha,
     RGB, RGBA), in the stored (not yet EXIF-oriented) layout.
@@ -192,12 +201,14 @@ def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, in
                 f"has {frames} frames (animated or multi-page); save the frame you want as a single image",
             )
         rawmodes = {_tile_rawmode(tile) for tile in header.tile}
-        orientation = _exif_orientation(header, data)
+        metadata, orientation = read_metadata(header, data)
+        if header.format == "TIFF" and _pillow_orients_tiffs():
+            orientation = 1  # already upright: `header.size` and the decoded samples alike
         if header.format == "PNG" and rawmodes & PNG16_COLOUR_RAWMODES:
             (rawmode,) = rawmodes
             samples = decode_png16_colour(data, rawmode)
             _check_decoded(path, samples, height, width)
-            return samples, orientation
+            return samples, orientation, metadata
         if any(";16" in rawmode for rawmode in rawmodes) and not mode.startswith("I;16"):
             raise ImageError(
                 path,
@@ -224,19 +235,20 @@ def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, in
     if samples.dtype.kind == "u" and not samples.dtype.isnative:  # big-endian 16-bit TIFF
         samples = samples.astype(samples.dtype.newbyteorder("="))
     _check_decoded(path, samples, height, width)
-    return samples, orientation
+    return samples, orientation, metadata
 
 
-def _exif_orientation(header: PIL.Image.Image, data: bytes) -> int:
-    """The EXIF orientation (1-8; 1 is upright) without decoding the pixels.
-
-    Pillow's PNG `getexif` decodes the whole image when the eXIf chunk is not before
-    the pixel data, so it is only asked when the file has an eXIf chunk at all.
-    """
-    if header.format == "PNG" and "exif" not in header.info and b"eXIf" not in data:
-        return 1
-    orientation = header.getexif().get(_EXIF_ORIENTATION_TAG, 1)
-    return orientation if isinstance(orientation, int) else 1
+@functools.cache
+def _pillow_orients_tiffs() -> bool:
+    """Whether this Pillow turns TIFFs upright itself while opening them (newer releases
+    do), so that applying the EXIF orientation again would turn them twice. Asked once, of
+    a 2x1 TIFF with orientation 6 made in memory."""
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    PIL.Image.new("L", (2, 1)).save(buffer, "TIFF", exif=exif.tobytes())
+    with PIL.Image.open(buffer) as probe:
+        return probe.size == (1, 2)
 
 
 def _tile_rawmode(tile: Sequence) -> str:
@@ -278,7 +290,7 @@ def _apply_exif_orientation(samples: np.ndarray, orientation: int) -> np.ndarray
     return np.ascontiguousarray(transforms[orientation](samples))
 
 
-def _to_image(path: Path, samples: np.ndarray) -> Image:
+def _to_image(path: Path, samples: np.ndarray, metadata: Metadata) -> Image:
     """Splits integer samples into float pixels and alpha."""
     dtype = samples.dtype.type
     scale = np.float32(np.iinfo(dtype).max)
@@ -296,4 +308,4 @@ def _to_image(path: Path, samples: np.ndarray) -> Image:
             constant_alpha = float(np.float32(first) / scale)
         else:
             alpha = alpha_samples.astype(np.float32) / scale
-    return Image(pixels=pixels, dtype=dtype, alpha=alpha, constant_alpha=constant_alpha, path=path)
+    return Image(pixels=pixels, dtype=dtype, alpha=alpha, constant_alpha=constant_alpha, path=path, metadata=metadata)

@@ -1,4 +1,5 @@
-"""Writing image files: `[H, W, C]` values in [0, 1] to uint8/uint16 samples, atomically."""
+"""Writing image files: `[H, W, C]` values in [0, 1] to uint8/uint16 samples, with the input's
+colour profile and metadata, atomically."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import imageio.v3 as iio
 import numpy as np
 
 from issr_jax.io.atomic import write_atomically
-from issr_jax.io.errors import ImageError, describe_error
+from issr_jax.io.errors import FormatError, ImageError, describe_error
 from issr_jax.io.formats import IMAGE_EXTENSIONS, JPEG_EXTENSIONS, SAMPLE_TYPES, TIFF_EXTENSIONS, WEBP_EXTENSIONS
+from issr_jax.io.metadata import Metadata, pillow_options, png_metadata_chunks
 from issr_jax.io.png16 import encode_png16
+from issr_jax.io.png_chunks import insert_chunks
 
-__all__ = ["quantise", "write_image"]
+__all__ = ["check_format", "check_quality", "quantise", "write_image"]
 
 
 def write_image(
@@ -25,6 +28,8 @@ def write_image(
     constant_alpha: float | None = None,
     overwrite: bool = False,
     compress_level: int | None = None,
+    metadata: Metadata | None = None,
+    quality: int | None = None,
 ) -> None:
     """Writes `[H, W, C]` pixels in `[0, 1]` to an image file, atomically.
 
@@ -33,6 +38,8 @@ def write_image(
     layout), TIFF (8-bit any layout, 16-bit gray only), JPEG (8-bit gray or RGB, quality
     95 without chroma subsampling), BMP (8-bit gray or RGB), WebP (8-bit RGB(A), lossless;
     gray is stored as RGB and an alpha of 1 everywhere is dropped by the format).
+    `metadata` (an input's ICC profile, PNG colour chunks and EXIF) is written as
+    `issr_jax.io.metadata` describes: EXIF with orientation 1 and this image's size.
 
     The file is encoded in memory, written to a hidden temporary file in the same
     folder, flushed to disk and then renamed into place, so `path` never holds a
@@ -50,15 +57,19 @@ def write_image(
         overwrite: replace an existing file; without it an existing file is an error.
         compress_level: PNG only: zlib level 0-9 (None: 6). Level 1 encodes a photo about
             5x faster than 6 for files about 8% larger; the pixels are the same.
+        metadata: what to carry from the input (`Image.metadata`); None writes none.
+        quality: JPEG and WebP: 1-100, lossy. None: JPEG at 95, WebP lossless. The
+            lossless formats ignore it.
 
     Raises:
-        ValueError: bad arguments: shapes, dtype, NaN or infinity in `pixels` or `alpha`.
+        ValueError: bad arguments: shapes, dtype, quality, NaN or infinity in `pixels` or `alpha`.
         ImageError: the file exists (and not `overwrite`), the folder is missing or not
             writable, the extension is not a supported format or cannot hold this image
             (16 bits, alpha), or encoding or writing failed.
     """
     path = Path(path)
     dtype = _check_dtype(dtype)
+    check_quality(quality)
     samples = _to_samples(pixels, dtype, name="pixels")
     if samples.ndim != 3 or samples.shape[2] not in (1, 3):
         raise ValueError(f"pixels must be [H, W, C] with C 1 or 3, got shape {np.shape(pixels)}")
@@ -72,12 +83,26 @@ def write_image(
         samples = samples[:, :, 0]
 
     extension = path.suffix.lower()
-    _check_format(path, extension, dtype=dtype, channels=channels, has_alpha=alpha_plane is not None)
+    check_format(path, dtype=dtype, channels=channels, has_alpha=alpha_plane is not None)
+    stored_channels = 3 if extension in WEBP_EXTENSIONS else channels  # WebP stores gray as RGB
     try:
-        encoded = _encode(samples, extension, compress_level=compress_level)
+        encoded = _encode(
+            samples,
+            extension,
+            compress_level=compress_level,
+            quality=quality,
+            metadata=metadata or Metadata(),
+            channels=stored_channels,
+        )
     except Exception as error:  # noqa: BLE001 - any encoder failure is reported with the path.
         raise ImageError(path, f"cannot encode the image as {extension} ({describe_error(error)})") from error
     write_atomically(path, encoded, overwrite=overwrite)
+
+
+def check_quality(quality: int | None) -> None:
+    """Raises ValueError unless `quality` is None or an integer from 1 to 100."""
+    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100):
+        raise ValueError(f"quality must be an integer from 1 to 100 (or None), got {quality!r}")
 
 
 def _check_dtype(dtype: type | np.dtype) -> type:
@@ -138,35 +163,63 @@ def _alpha_plane(
     return plane
 
 
-def _check_format(path: Path, extension: str, *, dtype: type, channels: int, has_alpha: bool) -> None:
-    """Refuses, with a fix, what the extension's format cannot hold."""
+def check_format(path: str | os.PathLike[str], *, dtype: type, channels: int, has_alpha: bool) -> None:
+    """Refuses, with a fix, what `path`'s extension's format cannot hold.
+
+    Args:
+        path: the output file; its extension picks the format.
+        dtype: `np.uint8` or `np.uint16` samples.
+        channels: colour channels, 1 or 3.
+        has_alpha: whether an alpha channel is written too.
+
+    Raises:
+        FormatError: an extension that is not written, or a format without room for 16
+            bits or alpha (alpha is never dropped silently).
+    """
+    path = Path(path)
+    extension = path.suffix.lower()
     if extension not in IMAGE_EXTENSIONS:
-        raise ImageError(
+        raise FormatError(
             path,
             f"unsupported extension {extension or '(none)'!r}; use one of {', '.join(sorted(IMAGE_EXTENSIONS))}",
         )
     name = extension[1:].upper()
     if dtype == np.uint16:
         if extension in TIFF_EXTENSIONS and (channels != 1 or has_alpha):
-            raise ImageError(path, "16-bit TIFF is written only for gray without alpha; use .png for 16-bit colour")
+            raise FormatError(path, "16-bit TIFF is written only for gray without alpha; use .png for 16-bit colour")
         if extension != ".png" and extension not in TIFF_EXTENSIONS:
-            raise ImageError(path, f"{name} cannot store 16-bit samples; use .png (or .tif for gray), or write 8-bit")
+            raise FormatError(path, f"{name} cannot store 16-bit samples; use .png (or .tif for gray), or write 8-bit")
     if has_alpha and (extension in JPEG_EXTENSIONS or extension == ".bmp"):
-        raise ImageError(path, f"{name} cannot store an alpha channel; use .png, .tif or .webp")
+        raise FormatError(path, f"{name} cannot store an alpha channel; use .png, .tif or .webp")
 
 
-def _encode(samples: np.ndarray, extension: str, *, compress_level: int | None = None) -> bytes:
-    """Encodes `[H, W]` or `[H, W, 2 | 3 | 4]` uint8/uint16 samples into file bytes."""
-    level = 6 if compress_level is None else int(compress_level)
-    if extension == ".png" and samples.dtype == np.uint16:
-        return encode_png16(samples, level=level)
-    options = {}
+def _encode(
+    samples: np.ndarray,
+    extension: str,
+    *,
+    compress_level: int | None,
+    quality: int | None,
+    metadata: Metadata,
+    channels: int,
+) -> bytes:
+    """Encodes `[H, W]` or `[H, W, 2 | 3 | 4]` uint8/uint16 samples, and `metadata` for
+    an image of `channels` stored colour channels, into file bytes."""
+    height, width = samples.shape[:2]
+    carried = dict(metadata=metadata, width=width, height=height, channels=channels)
     if extension == ".png":
-        options = {"compress_level": level}
-    elif extension in JPEG_EXTENSIONS:
-        options = {"quality": 95, "subsampling": 0}
+        level = 6 if compress_level is None else int(compress_level)
+        if samples.dtype == np.uint16:
+            png = encode_png16(samples, level=level)
+        else:
+            png = iio.imwrite("<bytes>", samples, plugin="pillow", extension=extension, compress_level=level)
+        return insert_chunks(png, png_metadata_chunks(**carried))
+    options = {}
+    if extension in JPEG_EXTENSIONS:
+        options = {"quality": 95 if quality is None else quality, "subsampling": 0}
     elif extension in WEBP_EXTENSIONS:
-        options = {"lossless": True}
+        options = {"lossless": True} if quality is None else {"quality": quality}
+    if extension != ".bmp":  # BMP has no place for a profile or EXIF
+        options |= pillow_options(**carried)
     return iio.imwrite("<bytes>", samples, plugin="pillow", extension=extension, **options)
 
 
