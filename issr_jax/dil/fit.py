@@ -68,6 +68,8 @@ class FitConfig:
         decay_rate: factor applied to the learning rate every period.
         weights: regulariser weights (Eq. 7).
         depth, features, kernel_size: the L-CNN (paper: 5, 32, 3).
+        init: `"lecun"` (flax's LeCun normal draw, the paper's) or `"identity"`
+            (`lcnn.near_identity`: the draw times `init_noise` plus a unit centre tap).
         canvas_size: side of the canvas K is placed on; None means `k + drk_size - 1`, the
             smallest canvas that holds all of `K * DRK`. Any canvas at least that large
             gives the same loss; a smaller one cuts every layer's output at its border
@@ -85,7 +87,13 @@ class FitConfig:
     depth: int = 5
     features: int = 32
     kernel_size: int = 3
+    init: str = "lecun"
+    init_noise: float = 0.1
     canvas_size: int | None = None
+
+    def __post_init__(self):
+        if self.init not in ("lecun", "identity"):
+            raise ValueError(f"FitConfig.init must be 'lecun' or 'identity', got {self.init!r}")
 
     @property
     def model(self) -> LCNN:
@@ -143,7 +151,12 @@ def _draw(key: jax.Array, config: FitConfig, num_kernels: int) -> _Draws:
     init_key, shuffle_key = jax.random.split(key)
     epoch_keys = jax.random.split(shuffle_key, config.epochs)
     order = jax.vmap(lambda ek: jax.random.permutation(ek, num_kernels))(epoch_keys)
-    return _Draws(config.model.init_params(init_key), order.reshape(-1, config.batch_size))
+    params = config.model.init_params(init_key)
+    if config.init == "identity":
+        from issr_jax.dil.lcnn import near_identity
+
+        params = near_identity(params, noise=config.init_noise)
+    return _Draws(params, order.reshape(-1, config.batch_size))
 
 
 def _draw_batch(keys: jax.Array, config: FitConfig, num_kernels: int) -> _Draws:

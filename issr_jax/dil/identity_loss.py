@@ -191,12 +191,13 @@ def target_terms(drk: jax.Array, targets: IdentityTarget) -> dict[str, jax.Array
 
 
 def _weighted(terms: dict[str, jax.Array], weights: LossWeights) -> jax.Array:
-    return (
-        terms["identity"]
-        + weights.pinv * terms["pinv"]
-        + weights.unity * terms["unity"]
-        + weights.range_scale * terms["range_scale"]
-    )
+    """Eq. 7. A term of weight 0 is left out, not multiplied by 0: its gradient can be NaN
+    (a norm at 0, the range of a constant DRK) and 0 * NaN would poison the step."""
+    loss = terms["identity"]
+    for name in ("pinv", "unity", "range_scale"):
+        if getattr(weights, name):
+            loss = loss + getattr(weights, name) * terms[name]
+    return loss
 
 
 def target_loss(
