@@ -74,7 +74,9 @@ CHUNK_SIZE = 64  # images per chunk: bounds the LR images, kernels and pending o
 FIRST_CHUNK_SIZE = 8  # a smaller first chunk: outputs start to be written sooner
 CHUNK_PIXELS = 16_000_000  # ... and the LR pixels of one chunk (about 200 MB as float32 RGB)
 INVERT_BATCH = 8  # LMMSE inverses per call (x4: ~4 MB each); the last call is padded
-FIT_BATCH = 2  # identity fits per device per call: fixed, so results do not depend on the device count
+# Identity fits per device per call: fixed, so results do not depend on the device count.
+# 64 paper fits took 6.0 s in calls of 2, 3.0 s in calls of 8 and 3.8 s in calls of 32.
+FIT_BATCH = 8
 
 
 def chunks(
