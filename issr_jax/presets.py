@@ -1,4 +1,5 @@
-"""Named settings of the whole method: `paper` (the text as written) and `default`.
+"""Named settings of the whole method: `paper` (the text as written), `default`, and
+`dil_chain` (the paper's identity learning applied to the whole degradation chain).
 
 Every point the paper leaves open is a field here, and the `paper` preset holds the most
 literal reading of Sections 3 and 4.1 (see `docs/paper-choices.md` for the reasoning and
