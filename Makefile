@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench results clean
+.PHONY: install demo test test-fast bench bench-gpu results clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench
+
+# The identity-fit and folder rows alone, for an accelerator: needs a jaxlib for it in
+# .venv (e.g. pip install -U "jax[cuda12]"); prints the device in the fit rows.
+bench-gpu: $(STAMP)
+	$(PY) -m experiments.bench --sections=fits,paper_folder,div2krk --paper_fits=100 --chain_fits=18
 
 clean:
 	rm -rf $(VENV) issr_demo .pytest_cache

@@ -1,7 +1,8 @@
 """Throughput benchmark: the dataset path against the floors the machine sets.
 
     make bench        # = python -m experiments.bench [--data_root=../shared/datasets]
-                      #   [--sections=bsd100,div2krk,invert,apply,big]
+                      #   [--sections=bsd100,div2krk,invert,apply,big,fits,paper_folder,fit_reference]
+    make bench-gpu    # the fit and folder rows alone, for an accelerator (a few minutes)
 
 Every measurement runs in a child process of its own, so its wall time includes Python
 and JAX start-up (and compilation, unless said "warm") and its peak resident memory
@@ -11,7 +12,9 @@ ratios compare like with like on a shared, noisy machine:
 - I/O floor: reading the same LR PNGs and writing the same SR PNGs (same encoder
   settings as the pipeline), nothing else;
 - bicubic only: read, MATLAB bicubic x s (JAX), write;
-- scipy.signal.fftconvolve with the same DRK on the same image, against `apply_drk`.
+- scipy.signal.fftconvolve with the same DRK on the same image, against `apply_drk`;
+- the identity fit in the paper's formulation (the L-CNN run on every kernel's canvas,
+  `identity_loss.dil_objective`) against the fit through the composed impulse response.
 
 Prints one Markdown table (copied into BENCHMARKS.md).
 """
@@ -31,7 +34,11 @@ from absl import app, flags
 _DATA_ROOT = flags.DEFINE_string("data_root", "../shared/datasets", "Folder holding BSD100/ and DIV2KRK/.")
 _PAPER_FITS = flags.DEFINE_integer("paper_fits", 100, "Galleries in the batched L-CNN identity fit (paper preset).")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Runs of each BSD100 measurement; the median is reported.")
-_SECTIONS = flags.DEFINE_list("sections", "bsd100,div2krk,invert,apply,big", "Which measurements to run.")
+_CHAIN_FITS = flags.DEFINE_integer("chain_fits", 18, "Galleries in the batched dil_chain fit (x4).")
+_REFERENCE_FITS = flags.DEFINE_integer("reference_fits", 4, "Fits in the paper-formulation baseline.")
+_SECTIONS = flags.DEFINE_list(
+    "sections", "bsd100,div2krk,invert,fits,paper_folder,fit_reference,apply,big", "Which measurements to run."
+)
 _CHILD = flags.DEFINE_string("child", None, "Internal: run one measurement and print its JSON.")
 _ARGS = flags.DEFINE_string("args", "{}", "Internal: the child's arguments, JSON.")
 
@@ -83,35 +90,39 @@ def _child_bicubic(inputs: str, scale: int, **_) -> dict:
     return {}
 
 
-def _child_folder(inputs: str, outputs: str, scale: int, **_) -> dict:
-    """`app.runner.super_resolve_folder` in process: the sum of each stage over the files."""
+def _child_folder(inputs: str, outputs: str, scale: int, preset: str = "default", repeats: int = 1, **_) -> dict:
+    """`app.runner.super_resolve_folder` in process: the sum of each stage over the files
+    (of the last of `repeats` runs: the later ones warm) and each run's wall time."""
     import jax
 
     from issr_jax.app.compile_cache import enable_compilation_cache
     from issr_jax.app.runner import Status, super_resolve_folder
 
     enable_compilation_cache()
-    start = time.perf_counter()
-    summary = super_resolve_folder(inputs, outputs, scale=scale, key=jax.random.key(0), overwrite=True)
-    wall = time.perf_counter() - start
+    walls = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        summary = super_resolve_folder(
+            inputs, outputs, scale=scale, key=jax.random.key(0), overwrite=True, preset=preset
+        )
+        walls.append(time.perf_counter() - start)
+    wall = walls[-1]
     stages: dict = {}
     for outcome in summary.outcomes:
         for name, seconds in outcome.stages.items():
             stages[name] = stages.get(name, 0.0) + seconds
-    return {"wall": wall, "stages": stages, "done": summary.count(Status.DONE)}
+    return {"wall": wall, "walls": walls, "stages": stages, "done": summary.count(Status.DONE)}
 
 
-def _child_invert(scale: int, count: int, preset: str, **_) -> dict:
-    """`count` inverses in one batched call (after a compile on the same shapes)."""
+def _galleries(preset, scale: int, count: int):
+    """`count` stage-1 galleries of the preset's estimator, `[count, N, k, k]`."""
     import jax
     import jax.numpy as jnp
     import numpy as np
 
     from issr_jax.kernels.gaussian import gaussian_kernel
-    from issr_jax.pipeline import design_inverse_batch, estimate_kernels
-    from issr_jax.presets import get_preset
+    from issr_jax.pipeline import design_gallery, estimate_kernels
 
-    preset = get_preset(preset)
     rng = np.random.default_rng(0)
     if preset.estimator == "spectral":
         make = lambda: gaussian_kernel(
@@ -120,17 +131,56 @@ def _child_invert(scale: int, count: int, preset: str, **_) -> dict:
             sigma_y=rng.uniform(0.4, 1.2) * scale,
             theta=rng.uniform(0, 3),
         )
-        galleries = jnp.stack([make()[None] for _ in range(count)])
+        kernels = jnp.stack([make()[None] for _ in range(count)])
     else:
         image = jnp.asarray(rng.random((64, 64, 3), np.float32))
         keys = jax.random.split(jax.random.key(0), count)
-        galleries = jnp.stack([estimate_kernels(image, scale=scale, key=k, preset=preset) for k in keys])
+        kernels = jnp.stack([estimate_kernels(image, scale=scale, key=k, preset=preset) for k in keys])
+    return design_gallery(kernels, preset=preset)
+
+
+def _child_invert(scale: int, count: int, preset: str, **_) -> dict:
+    """`count` inverses in one batched call, the first call (compile included) and again."""
+    import jax
+
+    from issr_jax.pipeline import design_inverse_batch
+    from issr_jax.presets import get_preset
+
+    preset = get_preset(preset)
+    galleries = _galleries(preset, scale, count)
     keys = jax.random.split(jax.random.key(1), count)
     start = time.perf_counter()
     jax.block_until_ready(design_inverse_batch(galleries, scale=scale, keys=keys, preset=preset).drk)
     first = time.perf_counter() - start
     start = time.perf_counter()
     jax.block_until_ready(design_inverse_batch(galleries, scale=scale, keys=keys, preset=preset).drk)
+    return {"first": first, "seconds": time.perf_counter() - start, "device": str(jax.devices()[0])}
+
+
+def _child_fit_reference(count: int, **_) -> dict:
+    """The `paper` fit in the paper's formulation: every Adam step runs the L-CNN on each
+    kernel's 21x21 canvas and on an impulse (`identity_loss.dil_objective`), the way the
+    fit ran before it composed the impulse response. Same draws, same schedule."""
+    import functools
+
+    import jax
+
+    from issr_jax.dil import fit
+    from issr_jax.dil.identity_loss import dil_objective
+    from issr_jax.presets import get_preset
+
+    config = get_preset("paper").fit
+    galleries = _galleries(get_preset("paper"), 2, count)
+    objective = functools.partial(
+        dil_objective, model=config.model, weights=config.weights, canvas_size=21, drk_size=config.drk_size
+    )
+    draws = fit._draw_batch(jax.random.split(jax.random.key(1), count), config, galleries.shape[1])
+    run = jax.jit(jax.vmap(lambda g, d: fit._train(g, d, config, objective).drk))
+    start = time.perf_counter()
+    jax.block_until_ready(run(galleries, draws))
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    jax.block_until_ready(run(galleries, draws))
     return {"first": first, "seconds": time.perf_counter() - start}
 
 
@@ -196,6 +246,7 @@ CHILDREN = {
     "bicubic": _child_bicubic,
     "folder": _child_folder,
     "invert": _child_invert,
+    "fit_reference": _child_fit_reference,
     "apply": _child_apply,
     "one_file": _child_one_file,
 }
@@ -290,6 +341,7 @@ def main(argv: list[str]) -> None:
                     inv["max_rss_mib"],
                     f"first call (compile) {inv['first']:.2f} s; target <= 5 s",
                 )
+        if "fits" in sections:
             count = _PAPER_FITS.value
             inv = child("invert", scale=2, count=count, preset="paper")
             row(
@@ -298,8 +350,30 @@ def main(argv: list[str]) -> None:
                 f"{count / inv['seconds']:.2f} fit/s",
                 "",
                 inv["max_rss_mib"],
-                f"first call (compile) {inv['first']:.2f} s",
+                f"first call (compile) {inv['first']:.2f} s; target <= 5 s, compile <= 10 s; {inv['device']}",
             )
+            chain = child("invert", scale=4, count=_CHAIN_FITS.value, preset="dil_chain")
+            row(
+                f"invert: {_CHAIN_FITS.value} dil_chain fits x4 (15 layers, 2000 steps), one call",
+                chain["seconds"],
+                f"{_CHAIN_FITS.value / chain['seconds']:.2f} fit/s",
+                "",
+                chain["max_rss_mib"],
+                f"first call (compile) {chain['first']:.2f} s",
+            )
+        if "fit_reference" in sections:
+            count = _REFERENCE_FITS.value
+            ref = child("fit_reference", count=count)
+            row(
+                f"  baseline: {count} paper fits, the network on canvases (paper's formulation)",
+                ref["seconds"],
+                f"{count / ref['seconds']:.2f} fit/s",
+                "",
+                ref["max_rss_mib"],
+                f"first call (compile) {ref['first']:.2f} s",
+            )
+        if "paper_folder" in sections:
+            _paper_folder(div2krk, work, row)
         if "apply" in sections:
             apply = child("apply", image=str(first), scale=2)
             row(
@@ -407,6 +481,25 @@ def _bsd100(bsd: Path, work: Path, row) -> None:
         f"{stages['wall'] / floor_s:.2f}",
         stages["max_rss_mib"],
         "stage sums (compiles included): " + ", ".join(f"{k} {v:.2f}" for k, v in s.items()),
+    )
+
+
+def _paper_folder(div2krk: Path, work: Path, row) -> None:
+    """The `paper` preset over DIV2KRK x2 in process: a cold run (compiles), then warm."""
+    runs = child("folder", inputs=str(div2krk), outputs=str(work / "k_paper"), scale=2, preset="paper", repeats=3)
+    m = runs["done"]
+    warm = min(runs["walls"][1:])
+    row(
+        "DIV2KRK x2, paper preset: folder run in process, warm",
+        warm,
+        f"{warm / m:.2f} s/img",
+        "",
+        runs["max_rss_mib"],
+        f"cold {runs['walls'][0]:.1f} s; warm runs "
+        + ", ".join(f"{w:.1f}" for w in runs["walls"][1:])
+        + " s; stage sums of the last: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in runs["stages"].items())
+        + "; target <= 1 s/img",
     )
 
 

@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
-from issr_jax.dil.fit import FitResult, fit_inverse, fit_inverse_batch
+from issr_jax.dil.chain_target import chain_targets
+from issr_jax.dil.fit import FitResult, fit_inverse, fit_inverse_batch, fit_targets, fit_targets_batch
 from issr_jax.drk import apply_drk
 from issr_jax.kernels.gaussian import kernel_gallery
 from issr_jax.kernels.spectral import estimate_spectral_kernel
@@ -41,6 +42,8 @@ __all__ = [
     "design_inverse",
     "design_inverse_batch",
     "estimate_kernels",
+    "fit_gallery",
+    "fit_gallery_batch",
     "restoration",
     "restore",
     "restore_with",
@@ -64,7 +67,7 @@ class Inverse(NamedTuple):
 
     Attributes:
         drk: `[d, d] float32`, applied by true convolution after bicubic upsampling.
-        fit: `FitResult` (L-CNN parameters, losses) for `inverse="dil"`, else None.
+        fit: `FitResult` (L-CNN parameters, losses) for the fitted inverses, else None.
     """
 
     drk: jax.Array
@@ -79,7 +82,7 @@ class SuperResolution(NamedTuple):
         kernel: `[k, k] float32`, the degradation kernel the inverse was designed for (for
             the paper's gallery, the gallery's mean).
         drk: `[d, d] float32`, the restoration kernel.
-        fit: the L-CNN fit (`FitResult`) for `inverse="dil"`, else None.
+        fit: the L-CNN fit (`FitResult`) for the fitted inverses, else None.
     """
 
     image: jax.Array
@@ -118,7 +121,7 @@ def stage_keys(key: jax.Array, *, preset: Preset) -> tuple[jax.Array, jax.Array]
     random the key is passed through unsplit, since a split would cost a compile and
     change nothing.
     """
-    if preset.estimator == "paper" or preset.inverse == "dil":
+    if preset.estimator == "paper" or preset.fits:
         estimate_key, inverse_key = jax.random.split(key)
         return estimate_key, inverse_key
     return key, key
@@ -166,7 +169,7 @@ def design_gallery(kernels: jax.Array, *, preset: Preset) -> jax.Array:
     """Stage 1's `[..., N, k, k]` kernels as stage 2 consumes them: the identity fit trains
     on minibatches of a `preset.num_kernels` gallery, so a single kernel is repeated to
     that size; the closed form takes the kernels as they are."""
-    if preset.inverse == "dil" and kernels.shape[-3] == 1:
+    if preset.fits and kernels.shape[-3] == 1:
         return jnp.broadcast_to(kernels, (*kernels.shape[:-3], preset.num_kernels, *kernels.shape[-2:]))
     return kernels
 
@@ -178,7 +181,8 @@ def design_inverse(kernels: jax.Array, *, scale: int, key: jax.Array, preset: Pr
         kernels: `[N, k, k]` from `estimate_kernels` or `as_kernels` (a supplied kernel).
         scale: integer SR factor.
         key: PRNG key (initial L-CNN weights and minibatch order of the identity fit).
-        preset: `preset.inverse` picks the identity fit or the closed form.
+        preset: `preset.inverse` picks the identity fit (of K or of the chain) or the
+            closed form.
 
     Returns:
         `Inverse`.
@@ -186,8 +190,30 @@ def design_inverse(kernels: jax.Array, *, scale: int, key: jax.Array, preset: Pr
     kernels = design_gallery(kernels, preset=preset)
     if preset.inverse == "dil":
         fit = fit_inverse(kernels, key=key, config=preset.fit)
-        return Inverse(fit.drk, fit)
-    return Inverse(lmmse_restoration_kernel(_mean_kernel(kernels, axis=0), scale=scale), None)
+    elif preset.inverse == "dil_chain":
+        fit = fit_targets(fit_gallery(kernels, scale=scale, preset=preset), key=key, config=preset.fit)
+    else:
+        return Inverse(lmmse_restoration_kernel(_mean_kernel(kernels, axis=0), scale=scale), None)
+    return Inverse(fit.drk, fit)
+
+
+def fit_gallery(kernels, *, scale: int, preset: Preset):
+    """What the identity fit trains on: the gallery itself (`"dil"`: its targets are
+    computed inside the fit) or the chain's targets (`"dil_chain"`, computed in float64,
+    so outside `jit`: `dil.chain_target.chain_targets`)."""
+    if preset.inverse == "dil_chain":
+        return chain_targets(kernels, scale=scale, drk_size=preset.fit.drk_size)
+    return kernels
+
+
+def fit_gallery_batch(gallery, *, keys: jax.Array, preset: Preset) -> Inverse:
+    """The identity fits of many images from `fit_gallery`'s output (leading axis B),
+    `jit(vmap)`; traceable, so that `batch.chunks` can split it over devices."""
+    if preset.inverse == "dil_chain":
+        fit = fit_targets_batch(gallery, key=keys, config=preset.fit)
+    else:
+        fit = fit_inverse_batch(gallery, key=keys, config=preset.fit)
+    return Inverse(fit.drk, fit)
 
 
 def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, preset: Preset) -> Inverse:
@@ -201,9 +227,8 @@ def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, pre
         `Inverse` whose leaves have a leading axis B.
     """
     kernels = design_gallery(kernels, preset=preset)
-    if preset.inverse == "dil":
-        fit = fit_inverse_batch(kernels, key=keys, config=preset.fit)
-        return Inverse(fit.drk, fit)
+    if preset.fits:
+        return fit_gallery_batch(fit_gallery(kernels, scale=scale, preset=preset), keys=keys, preset=preset)
     return Inverse(lmmse_restoration_kernel(_mean_kernel(kernels, axis=1), scale=scale), None)
 
 
@@ -292,7 +317,7 @@ def checked_preset(preset: str | Preset, *, method: str) -> Preset:
     preset = get_preset(preset)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method == "lcnn" and preset.inverse != "dil":
+    if method == "lcnn" and not preset.fits:
         raise ValueError(
             f"method 'lcnn' runs the fitted L-CNN, but preset {preset.name!r} designs its DRK in closed form; "
             "use method 'drk' or a preset with inverse='dil' (e.g. 'paper')"

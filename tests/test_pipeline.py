@@ -18,6 +18,9 @@ from issr_jax.resize import imresize
 QUICK_PAPER = presets.PAPER.replace(
     num_kernels=8, fit=dataclasses.replace(presets.PAPER.fit, epochs=4, decay_every_epochs=2)
 )
+QUICK_CHAIN = presets.DIL_CHAIN.replace(
+    fit=dataclasses.replace(presets.DIL_CHAIN.fit, depth=3, epochs=20, decay_every_epochs=10)
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,23 +49,25 @@ def test_gray_and_2d_inputs(demo_pair):
     np.testing.assert_array_equal(a, b)
 
 
-def test_paper_preset_both_methods(demo_pair):
+@pytest.mark.parametrize("preset,drk_size,kernel_size", [(QUICK_PAPER, 11, 11), (QUICK_CHAIN, 7, 21)])
+def test_fitted_presets_both_methods(demo_pair, preset, drk_size, kernel_size):
     lr, _ = demo_pair
-    drk = super_resolve(lr, scale=2, key=jax.random.key(0), preset=QUICK_PAPER, method="drk")
-    lcnn = super_resolve(lr, scale=2, key=jax.random.key(0), preset=QUICK_PAPER, method="lcnn")
-    assert drk.fit is not None and drk.drk.shape == (11, 11) and drk.kernel.shape == (11, 11)
+    drk = super_resolve(lr, scale=2, key=jax.random.key(0), preset=preset, method="drk")
+    lcnn = super_resolve(lr, scale=2, key=jax.random.key(0), preset=preset, method="lcnn")
+    assert drk.fit is not None and drk.drk.shape == (drk_size, drk_size)
+    assert drk.kernel.shape == (kernel_size, kernel_size)
     # Same linear map: they differ only near the borders (zero vs mirrored padding).
     np.testing.assert_allclose(drk.image[8:-8, 8:-8], lcnn.image[8:-8, 8:-8], atol=2e-5)
 
 
 def test_dataset_path_equals_one_image_at_a_time(demo_pair):
     """`super_resolve_dataset` (batched, bucketed) against `super_resolve` per image, for
-    both presets and for supplied per-image kernels; every image uses the same key."""
+    the presets and for supplied per-image kernels; every image uses the same key."""
     lr, _ = demo_pair
     images = [lr, lr[:80, :64], lr[::-1]]
     key = jax.random.key(5)
     kernels = [demo_kernel(), demo_kernel().T, np.full_like(demo_kernel(), 1.0)]
-    for preset, supplied in (("default", None), (QUICK_PAPER, None), ("default", kernels)):
+    for preset, supplied in (("default", None), (QUICK_PAPER, None), (QUICK_CHAIN, None), ("default", kernels)):
         batch = super_resolve_dataset(images, scale=2, key=key, preset=preset, kernel=supplied)
         for i, (image, got) in enumerate(zip(images, batch)):
             own = None if supplied is None else supplied[i]

@@ -15,7 +15,7 @@ SCRIPT = textwrap.dedent(
     from issr_jax.app.demo import degrade, demo_image
     from issr_jax.batch import chunks, mesh, tiles
     from issr_jax.dil.fit import FitConfig
-    from issr_jax.presets import PAPER
+    from issr_jax.presets import DIL_CHAIN, PAPER
 
     assert len(jax.devices()) == 4, jax.devices()
     scene = degrade(demo_image(size=192), scale=2)
@@ -33,6 +33,10 @@ SCRIPT = textwrap.dedent(
     b = chunks.super_resolve_dataset(images[:3], scale=2, key=key, preset=tiny, mesh=four)
     report["paper_drk"] = max(float(np.abs(x.drk - y.drk).max()) for x, y in zip(a, b))
     report["paper"] = max(float(np.abs(x.image - y.image).max()) for x, y in zip(a, b))
+    chain = DIL_CHAIN.replace(fit=FitConfig(epochs=3, depth=2, init="identity", learning_rate=1e-3))
+    a = chunks.super_resolve_dataset(images[:3], scale=2, key=key, preset=chain, mesh=one)
+    b = chunks.super_resolve_dataset(images[:3], scale=2, key=key, preset=chain, mesh=four)
+    report["chain_drk"] = max(float(np.abs(x.drk - y.drk).max()) for x, y in zip(a, b))
     big = np.ascontiguousarray(np.tile(scene, (2, 2, 1))[:150, :170])
     t1 = tiles.restore_tiled(big, a[0].drk, scale=2, color="y", mesh=one, tile_side=96)
     t4 = tiles.restore_tiled(big, a[0].drk, scale=2, color="y", mesh=four, tile_side=96)
@@ -55,7 +59,7 @@ def test_one_and_four_devices_agree():
     # bit-identical; the rest is split over the devices with the same per-device shapes.
     # Measured: default, paper and tiles identical, paper DRKs 3.6e-7 apart.
     assert report["default_kernel"] == 0.0, report
-    assert all(report[name] <= 1e-6 for name in ("default", "paper_drk", "paper", "tiles")), report
+    assert all(report[name] <= 1e-6 for name in ("default", "paper_drk", "paper", "chain_drk", "tiles")), report
 
 
 def test_distributed_flag_splits_a_folder_over_two_processes(tmp_path):

@@ -3,7 +3,8 @@
     python -m experiments.run --config=experiments/configs/ablation_default.py --workdir=workdirs/ablation_default
 
 Estimator x inverse: the paper's Eq. 5 gallery or the spectral estimate, fed to the
-paper's identity fit (DIL, lr 0.01) or to the closed-form LMMSE inverse; then the true
+paper's identity fit (DIL, lr 0.01), to the same L-CNN trained on the identity of the
+whole chain (`dil_chain`) or to that identity's closed form (LMMSE); then the true
 kernel with LMMSE (the ceiling of a perfect estimator), and colour Y vs RGB for the default.
 """
 
@@ -21,6 +22,7 @@ def get_config():
             spectral_k_paper_dil=common.spec("spectral K + DIL", preset="paper", overrides=dict(estimator="spectral")),
             paper_k_lmmse=common.spec("Eq. 5 K + LMMSE", preset="default", overrides=dict(estimator="paper")),
             spectral_k_lmmse=common.spec("spectral K + LMMSE (= default preset)", preset="default"),
+            spectral_k_chain_dil=common.spec("spectral K + DIL of the chain (= dil_chain preset)", preset="dil_chain"),
             true_k_lmmse=common.spec("true K + LMMSE", preset="default", kernel_source="true"),
             default_rgb=common.spec("default preset, colour rgb", preset="default", overrides=dict(color="rgb")),
         ),

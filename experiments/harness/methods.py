@@ -59,8 +59,8 @@ def check_spec(spec: ml_collections.ConfigDict, name: str) -> None:
         )
     if spec.kind == "issr" and spec.method not in pipeline.METHODS:
         raise ValueError(f"method_specs.{name}.method must be one of {pipeline.METHODS}, got {spec.method!r}")
-    if spec.kind == "issr" and spec.method == "lcnn" and build_preset(spec, name).inverse != "dil":
-        raise ValueError(f"method_specs.{name}: method 'lcnn' needs a preset with inverse='dil'")
+    if spec.kind == "issr" and spec.method == "lcnn" and not build_preset(spec, name).fits:
+        raise ValueError(f"method_specs.{name}: method 'lcnn' needs a preset that trains the L-CNN")
 
 
 class MethodOutput(NamedTuple):

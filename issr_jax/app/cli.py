@@ -80,7 +80,8 @@ flags.DEFINE_enum(
     "default",
     sorted(PRESETS),
     "default: spectral kernel estimate + closed-form inverse (best measured); paper: the paper as written "
-    "(Adam lr 0.01); paper_literal: lr 0.1 as printed (diverges).",
+    "(Adam lr 0.01); paper_literal: lr 0.1 as printed (diverges); dil_chain: the L-CNN trained on the "
+    "identity of the whole blur-sample-bicubic chain (the default's closed form, learned; slower).",
 )
 flags.DEFINE_string(
     "kernel", None, "A known blur kernel (.npy, or .mat with variable 'Kernel') to use instead of estimating one."

@@ -52,6 +52,8 @@ from issr_jax.pipeline import (
     design_gallery,
     design_inverse_batch,
     estimate_kernels,
+    fit_gallery,
+    fit_gallery_batch,
     restore,
     stage_keys,
 )
@@ -72,7 +74,9 @@ CHUNK_SIZE = 64  # images per chunk: bounds the LR images, kernels and pending o
 FIRST_CHUNK_SIZE = 8  # a smaller first chunk: outputs start to be written sooner
 CHUNK_PIXELS = 16_000_000  # ... and the LR pixels of one chunk (about 200 MB as float32 RGB)
 INVERT_BATCH = 8  # LMMSE inverses per call (x4: ~4 MB each); the last call is padded
-FIT_BATCH = 2  # identity fits per device per call: fixed, so results do not depend on the device count
+# Identity fits per device per call: fixed, so results do not depend on the device count.
+# 64 paper fits took 6.0 s in calls of 2, 3.0 s in calls of 8 and 3.8 s in calls of 32.
+FIT_BATCH = 8
 
 
 def chunks(
@@ -123,7 +127,7 @@ def estimate_chunk(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, 
 
 
 @functools.cache
-def _sharded_fit(mesh, scale: int, preset: Preset):
+def _sharded_fit(mesh, preset: Preset):
     """The identity fits of a batch, each device fitting its own images (`shard_map`).
 
     A jit with sharded inputs instead leaves the partitioning of the 5-layer fit loop to
@@ -132,17 +136,17 @@ def _sharded_fit(mesh, scale: int, preset: Preset):
     gradients get summed over devices, coupling the images' fits.
     """
     spec = PartitionSpec(AXIS)
-    fit = lambda kernels, keys: design_inverse_batch(kernels, scale=scale, keys=keys, preset=preset)
+    fit = lambda gallery, keys: fit_gallery_batch(gallery, keys=keys, preset=preset)
     return jax.jit(jax.shard_map(fit, mesh=mesh, in_specs=(spec, spec), out_specs=spec, check_vma=False))
 
 
 def design_chunk(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset, mesh) -> Inverse:
-    """Stage 2 for a chunk, in batched calls (`pipeline.design_inverse_batch`).
+    """Stage 2 for a chunk, in batched calls (`pipeline.design_inverse_batch` and, for
+    the identity fits, its two halves `pipeline.fit_gallery` and `fit_gallery_batch`).
 
     Each call designs `INVERT_BATCH` closed-form inverses (the last call padded: one
     compiled shape per run; on this CPU a call of 8 costs as much per inverse as one of
-    32), or `FIT_BATCH` identity fits per device (the batch split over the mesh; a CPU
-    mesh of 4 devices took minutes to compile the fit at 8 images per device), padded
+    32), or `FIT_BATCH` identity fits per device (the batch split over the mesh), padded
     by repeating the last gallery, so memory stays bounded whatever the chunk size.
 
     Args:
@@ -156,14 +160,15 @@ def design_chunk(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array,
         `Inverse` with NumPy leaves of leading axis `len(galleries)`.
     """
     count = len(galleries)
-    step = FIT_BATCH * mesh.size if preset.inverse == "dil" else INVERT_BATCH
+    step = FIT_BATCH * mesh.size if preset.fits else INVERT_BATCH
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     parts = []
     for start in range(0, count, step):
         stacked = np.stack([galleries[min(i, count - 1)] for i in range(start, start + step)]).astype(np.float32)
-        if preset.inverse == "dil":
+        if preset.fits:
             keys = jax.device_put(jnp.stack([key] * step), sharding)
-            inverse = _sharded_fit(mesh, scale, preset)(jax.device_put(stacked, sharding), keys)
+            gallery = jax.device_put(fit_gallery(stacked, scale=scale, preset=preset), sharding)
+            inverse = _sharded_fit(mesh, preset)(gallery, keys)
         else:  # closed form, solved in float64; no key
             inverse = design_inverse_batch(stacked, scale=scale, keys=None, preset=preset)
         parts.append(jax.tree.map(np.asarray, inverse))

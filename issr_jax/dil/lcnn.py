@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-__all__ = ["LCNN", "impulse_response_size"]
+__all__ = ["LCNN", "impulse_response_size", "near_identity"]
 
 
 def impulse_response_size(*, depth: int, kernel_size: int) -> int:
@@ -75,3 +75,17 @@ class LCNN(nn.Module):
     def init_params(self, key: jax.Array):
         """Parameters for a 1-channel input (the canvas size does not matter)."""
         return self.init(key, jnp.zeros((1, 3, 3, 1), jnp.float32))["params"]
+
+
+def near_identity(params, *, noise: float):
+    """Parameters that start the network near the identity: every layer a unit centre tap
+    from channel 0 to channel 0 plus `noise` times its (LeCun normal) draw, so the DRK
+    starts near a unit impulse. A deep linear network started at random spends its first
+    thousands of Adam steps undoing the random DRK; near the identity it does not
+    (`dil_chain`, docs/paper-choices.md)."""
+
+    def start(kernel):
+        centre = kernel.shape[0] // 2
+        return (noise * kernel).at[centre, centre, 0, 0].add(1.0)
+
+    return {name: {**layer, "kernel": start(layer["kernel"])} for name, layer in params.items()}

@@ -36,7 +36,7 @@ import numpy as np
 
 from issr_jax.resize import cubic
 
-__all__ = ["RIDGE", "restoration_kernel_size", "lmmse_restoration_kernel"]
+__all__ = ["RIDGE", "chain_statistics", "restoration_kernel_size", "lmmse_restoration_kernel"]
 
 # Ridge of the normal equations, relative to the upsampled image's variance: a white
 # floor 50 dB down. The equations are near-singular from x3 up (bicubic passes almost
@@ -211,3 +211,62 @@ def _design_batch(kernels, tables, *, scale, size, ridge, point_symmetric):
         return solve(r_uu, r_ux, size=size, ridge=ridge)
 
     return jax.vmap(design)(kernels)
+
+
+def chain_statistics(
+    kernel,
+    *,
+    scale: int,
+    size: int,
+    prior_slope: float = 2.0,
+    noise: float = 1e-2,
+    ridge: float = RIDGE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The expected squared error of a restoration kernel `g` as a quadratic form.
+
+    Over images with the prior of `lmmse_restoration_kernel` and the same chain,
+    `E||g * u - x||^2 / E[x^2] = g^T C g - 2 b^T g + 1`, with `C[t, t'] = c(t - t')`
+    (`c` the upsampled image's autocorrelation, plus `ridge` times its variance at lag 0:
+    the design's white floor) and `b` the correlation of `u` with `x`; `g` = `C^-1 b` is
+    `lmmse_restoration_kernel`. Float64 NumPy, computed in a scoped `jax.enable_x64`
+    (call outside `jit`); maps over leading axes of `kernel`.
+
+    Args:
+        kernel: `[..., k, k]` degradation kernels in HR pixels (odd k, sum 1, centred).
+        scale: integer SR factor.
+        size: odd side T of `g`.
+        prior_slope, noise, ridge: as in `lmmse_restoration_kernel`.
+
+    Returns:
+        `(correlation [..., 2T - 1, 2T - 1], cross [..., T, T])`: `c(delta)` at
+        `delta + T - 1`, and `b` (index `(T // 2, T // 2)` is lag 0), both divided by `E[x^2]`.
+    """
+    if isinstance(kernel, jax.core.Tracer):
+        raise TypeError("chain_statistics computes in float64 and cannot be traced: call it outside jit")
+    kernel = np.asarray(kernel, np.float64)
+    batch_shape = kernel.shape[:-2]
+    flat = kernel.reshape(-1, *kernel.shape[-2:])
+    with jax.enable_x64(True):
+        tables = _spectral_tables(scale, prior_slope, noise)
+        correlation, cross = _statistics_batch(flat, tables, scale=scale, size=size, ridge=ridge)
+        correlation, cross = np.asarray(correlation), np.asarray(cross)
+    energy = np.mean(tables[0])  # E[x^2]: the prior's variance on the periodic grid
+    return (
+        correlation.reshape(*batch_shape, 2 * size - 1, 2 * size - 1) / energy,
+        cross.reshape(*batch_shape, size, size) / energy,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "size", "ridge"))
+def _statistics_batch(kernels, tables, *, scale, size, ridge):
+    """`[B, k, k]` kernels to the windows of `(R_uu + ridge R_uu(0) delta, R_ux)` of `chain_statistics`."""
+
+    def statistics(kernel):
+        r_uu, r_ux = _correlations(kernel, tables, scale=scale)
+        n = r_uu.shape[0]
+        lags = jnp.arange(-(size - 1), size) % n
+        offsets = jnp.arange(size) - size // 2
+        correlation = r_uu[lags[:, None], lags[None, :]].at[size - 1, size - 1].add(ridge * r_uu[0, 0])
+        return correlation, r_ux[offsets[:, None] % n, offsets[None, :] % n]
+
+    return jax.vmap(statistics)(kernels)
