@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "QUANTISATION_NOISE",
     "YCBCR_FROM_RGB",
     "YCBCR_OFFSET",
     "rgb_to_y",
@@ -37,6 +38,10 @@ YCBCR_FROM_RGB = np.array(
     dtype=np.float64,
 )
 YCBCR_OFFSET = np.array([16.0, 128.0, 128.0], dtype=np.float64)
+
+# Variance of the Y of 8-bit RGB rounding noise (1/12 per channel), in 8-bit levels
+# squared: the noise floor every 8-bit RGB image has.
+QUANTISATION_NOISE = float(np.sum((YCBCR_FROM_RGB[0] / 255.0) ** 2) / 12.0)
 
 # MATLAB ycbcr2rgb: the inverse of the matrix above, on the [0, 255] scale.
 _RGB_FROM_YCBCR = np.linalg.inv(YCBCR_FROM_RGB)
