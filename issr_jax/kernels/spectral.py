@@ -26,16 +26,26 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from issr_jax.color import rgb_to_y
+from issr_jax.color import QUANTISATION_NOISE, rgb_to_y
 from issr_jax.kernels.gaussian import kernel_from_precision
 
 __all__ = [
-    "QUANTISATION_NOISE",
+    "SpectralFit",
+    "fit_log_spectrum",
+    "fitted_covariance",
+    "spectrum_design",
+    "ESTIMATE_BATCH",
+    "gather_tiles",
+    "gaussian_kernel_from_fit",
+    "group_by_tiles",
+    "welch_frequencies",
+    "welch_from_tiles",
     "welch_tile_side",
     "welch_tile_corners",
     "welch_periodogram",
@@ -45,9 +55,6 @@ __all__ = [
     "estimated_kernel_size",
 ]
 
-# Variance of the BT.601 luma of 8-bit RGB quantisation noise, on the [0, 255] scale:
-# the spectrum's floor for 8-bit images.
-QUANTISATION_NOISE = 0.0275
 
 
 def estimated_kernel_size(scale: int) -> int:
@@ -94,7 +101,7 @@ def welch_tile_corners(height: int, width: int, tile: int) -> tuple[np.ndarray, 
     return np.pad(grid_r, (0, pad)), np.pad(grid_c, (0, pad)), weights
 
 
-def _gather_tiles(image, tile: int):
+def gather_tiles(image, tile: int):
     """`([M, t, t, ...] tiles, [M] weights)` of `image` (`[H, W, ...]`); NumPy when eager."""
     rows, cols, weights = welch_tile_corners(image.shape[0], image.shape[1], tile)
     offsets = np.arange(tile)
@@ -118,12 +125,13 @@ def welch_periodogram(image: jax.Array, *, tile: int = 128) -> tuple[jax.Array, 
     Returns:
         `(power [t, t//2+1], freq_rows, freq_cols)`, frequencies in cycles per pixel.
     """
-    tiles, weights = _gather_tiles(image, welch_tile_side(*image.shape, tile))
-    return _welch_from_tiles(tiles, weights)
+    tiles, weights = gather_tiles(image, welch_tile_side(*image.shape, tile))
+    return welch_from_tiles(tiles, weights)
 
 
 @jax.jit
-def _welch_from_tiles(tiles: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def welch_from_tiles(tiles: jax.Array, weights: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """`welch_periodogram` from `[M, t, t]` tiles (`gather_tiles`) and their `[M]` weights."""
     tile = tiles.shape[-1]
     window_1d = jnp.hanning(tile + 2)[1:-1]
     window = window_1d[:, None] * window_1d[None, :]
@@ -171,7 +179,7 @@ def _spectral_fit(image, *, scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATIO
 
 
 @functools.cache
-def _spectrum_design(rows: int, cols: int, scale: int, band: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+def spectrum_design(rows: int, cols: int, scale: int, band: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """The fit's design matrix on a `[rows, cols]` rfft grid, `[rows * cols, 9] float32`,
     and the band mask `[rows * cols]`: functions of the frequencies alone, built in NumPy
     (as traced trigonometry they took most of the estimate's compile time)."""
@@ -197,18 +205,75 @@ def _spectrum_design(rows: int, cols: int, scale: int, band: tuple[float, float]
     return design.astype(np.float32), (radius >= band[0]) & (radius <= band[1])
 
 
-@functools.partial(jax.jit, static_argnames=("scale", "band", "snr_min"))
-def _fit_spectrum(power, *, scale, band, snr_min, noise):
-    design, in_band = _spectrum_design(*power.shape, scale, band)
-    keep = in_band & (power.reshape(-1) > snr_min * noise)
-    target = jnp.log(jnp.maximum(power - noise, 1e-12)).reshape(-1)
+GAUSSIAN_COLUMNS = tuple(range(9))  # every unknown: level, orientation, covariance, slope
+FIXED_KERNEL_COLUMNS = (0, 1, 2, 3, 4, 8)  # the kernel's term known: level, orientation, slope
+
+
+class SpectralFit(NamedTuple):
+    """A weighted least-squares fit of the LR log-spectrum (module docstring).
+
+    Attributes:
+        coefficients: `[9]`: level, four orientation terms, the covariance terms
+            (`Sigma_rr, Sigma_rc, Sigma_cc`, HR pixels^2; zero when the kernel was given)
+            and the slope `alpha` (at least `MIN_SLOPE`).
+        residual: the weighted mean squared residual of the log-spectrum.
+    """
+
+    coefficients: jax.Array
+    residual: jax.Array
+
+
+def fit_log_spectrum(
+    power: jax.Array,
+    noise: jax.Array,
+    *,
+    scale: int,
+    band: tuple[float, float] = BAND,
+    snr_min: float = SNR_MIN,
+    weighting: str = "binary",
+    reliability: jax.Array | None = None,
+    log_kernel_power: jax.Array | None = None,
+) -> SpectralFit:
+    """Fits `log(P - noise)` on the band by weighted least squares (jittable).
+
+    Args:
+        power: `[t, t//2+1]` Welch power of the luma (8-bit levels), from `welch_periodogram`.
+        noise: scalar, white noise variance subtracted first (8-bit levels squared).
+        scale: the SR factor.
+        band: LR frequencies of the fit (cycles per LR pixel).
+        snr_min: frequencies with power below `snr_min * noise` are left out.
+        weighting: `"binary"` (every kept frequency counts the same) or `"snr"`
+            (weight `(1 - noise / P)^2`, the inverse variance of `log(P - noise)` when the
+            Welch power is a mean of many periodograms: frequencies near the noise floor
+            still count, a little).
+        reliability: optional `[t, t//2+1]` extra weights in [0, 1] (JPEG: the fraction
+            of DCT coefficients that survived quantisation there).
+        log_kernel_power: optional `[t, t//2+1]` known `log |K(nu/s)|^2`: the covariance is
+            then not fitted (a resampler's kernel, or a supplied one).
+
+    Returns:
+        `SpectralFit`.
+    """
+    design, in_band = spectrum_design(*power.shape, scale, band)
+    columns = GAUSSIAN_COLUMNS if log_kernel_power is None else FIXED_KERNEL_COLUMNS
+    design = design[:, list(columns)]
+    power = power.reshape(-1)
+    keep = in_band & (power > snr_min * noise)
+    target = jnp.log(jnp.maximum(power - noise, 1e-12))
+    if log_kernel_power is not None:
+        target = target - log_kernel_power.reshape(-1)
     weight = keep.astype(jnp.float32)
+    if weighting == "snr":
+        weight = weight * (1.0 - noise / jnp.maximum(power, 1e-12)) ** 2
+    if reliability is not None:
+        weight = weight * reliability.reshape(-1)
+    count = len(columns)
     # Weighted least squares by normal equations, columns scaled to unit norm first so
     # that float32 stays well conditioned; Cholesky, as the gram is positive definite
     # (LU took several times longer to compile).
     column_scale = jnp.sqrt(weight @ design**2) + 1e-12
     scaled = design / column_scale
-    gram = scaled.T @ (weight[:, None] * scaled) + 1e-6 * jnp.eye(9)
+    gram = scaled.T @ (weight[:, None] * scaled) + 1e-6 * jnp.eye(count)
     moments = scaled.T @ (weight * target)
     solve = lambda a, b: jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a), b)
     coefficients = solve(gram, moments) / column_scale
@@ -216,14 +281,29 @@ def _fit_spectrum(power, *, scale, band, snr_min, noise):
     # texture or aliasing, not from a sharper scene, and lets the fit trade slope for
     # blur (measured: BSD100 x2 images at alpha ~1 got sigma ~1.2 px and lost 5 dB).
     # The constrained optimum of this convex problem is the fit with alpha = MIN_SLOPE:
-    # the first 8 unknowns against `target - MIN_SLOPE * design[:, 8]`, from the same gram.
-    bounded_moments = moments[:8] - MIN_SLOPE * column_scale[8] * gram[:8, 8]
-    bounded = solve(gram[:8, :8], bounded_moments) / column_scale[:8]
+    # the other unknowns against `target - MIN_SLOPE * design[:, -1]`, from the same gram.
+    last = count - 1
+    bounded_moments = moments[:last] - MIN_SLOPE * column_scale[last] * gram[:last, last]
+    bounded = solve(gram[:last, :last], bounded_moments) / column_scale[:last]
     bounded = jnp.concatenate([bounded, jnp.array([MIN_SLOPE], bounded.dtype)])
-    coefficients = jnp.where(coefficients[8] < MIN_SLOPE, bounded, coefficients)
+    coefficients = jnp.where(coefficients[last] < MIN_SLOPE, bounded, coefficients)
+    residual = jnp.sum(weight * (target - design @ coefficients) ** 2) / jnp.maximum(jnp.sum(weight), 1e-12)
+    full = jnp.zeros(9, coefficients.dtype).at[jnp.array(columns)].set(coefficients)
+    return SpectralFit(full, residual)
+
+
+def fitted_covariance(coefficients: jax.Array, *, scale: int) -> tuple[jax.Array, jax.Array]:
+    """`(eigenvalues [2], eigenvectors [2, 2])` of the fitted blur covariance, the
+    principal deviations clipped to `[0.2, 1.25 s]` HR pixels."""
     covariance = jnp.array([[coefficients[5], coefficients[6]], [coefficients[6], coefficients[7]]])
     eigenvalues, eigenvectors = jnp.linalg.eigh(covariance)
-    return jnp.clip(eigenvalues, 0.2**2, (1.25 * scale) ** 2), eigenvectors, coefficients[8]
+    return jnp.clip(eigenvalues, 0.2**2, (1.25 * scale) ** 2), eigenvectors
+
+
+@functools.partial(jax.jit, static_argnames=("scale", "band", "snr_min"))
+def _fit_spectrum(power, *, scale, band, snr_min, noise):
+    coefficients = fit_log_spectrum(power, noise, scale=scale, band=band, snr_min=snr_min).coefficients
+    return (*fitted_covariance(coefficients, scale=scale), coefficients[8])
 
 
 def _gaussian_from_fit(eigenvalues: jax.Array, eigenvectors: jax.Array, *, scale: int) -> jax.Array:
@@ -231,6 +311,12 @@ def _gaussian_from_fit(eigenvalues: jax.Array, eigenvectors: jax.Array, *, scale
     inverse is then free: no LU in the program, which compiles faster)."""
     precision = (eigenvectors / eigenvalues) @ eigenvectors.T
     return kernel_from_precision(precision, size=estimated_kernel_size(scale))
+
+
+def gaussian_kernel_from_fit(coefficients: jax.Array, *, scale: int) -> jax.Array:
+    """`[10 s + 1, 10 s + 1]`: the Gaussian of a `SpectralFit`'s covariance (clipped as in
+    `fitted_covariance`), sums to 1."""
+    return _gaussian_from_fit(*fitted_covariance(coefficients, scale=scale), scale=scale)
 
 
 def estimate_spectral_kernel(image: jax.Array, *, scale: int) -> jax.Array:
@@ -252,7 +338,7 @@ def _kernel_from_tiles(tiles: jax.Array, weights: jax.Array, *, scale: int) -> j
     """`estimate_spectral_kernel` of one image from its Welch tiles (`[M, t, t, C]`, C = 1 or 3:
     the luma is per pixel, so it is taken per tile)."""
     luma = rgb_to_y(tiles) if tiles.shape[-1] == 3 else tiles[..., 0]
-    power, _, _ = _welch_from_tiles(luma * 255.0, weights)
+    power, _, _ = welch_from_tiles(luma * 255.0, weights)
     eigenvalues, eigenvectors, _ = _fit_spectrum(
         power, scale=scale, band=BAND, snr_min=SNR_MIN, noise=QUANTISATION_NOISE
     )
@@ -289,17 +375,29 @@ def estimate_spectral_kernels(images: Sequence[np.ndarray], *, scale: int) -> np
     images = [image[..., None] if image.ndim == 2 else image for image in images]
     size = estimated_kernel_size(scale)
     kernels = np.zeros((len(images), size, size), np.float32)
-    groups: dict[tuple, list[int]] = {}  # by tile side, tile count and channels
-    for i, image in enumerate(images):
-        tile = welch_tile_side(*image.shape[:2])
-        count = len(welch_tile_corners(image.shape[0], image.shape[1], tile)[2])
-        groups.setdefault((tile, count, image.shape[2]), []).append(i)
-    for (tile, _, _), members in groups.items():
+    for (tile, _, _), members in group_by_tiles(images).items():
         for start in range(0, len(members), ESTIMATE_BATCH):  # tiles gathered a batch at a time
             batch = members[start : start + ESTIMATE_BATCH]
-            gathered = [_gather_tiles(images[i], tile) for i in batch]
+            gathered = [gather_tiles(images[i], tile) for i in batch]
             gathered += [gathered[0]] * (ESTIMATE_BATCH - len(batch))
             tiles = np.stack([g[0] for g in gathered])
             weights = np.stack([g[1] for g in gathered])
             kernels[batch] = np.asarray(_kernels_from_tiles(tiles, weights, scale=scale))[: len(batch)]
     return kernels
+
+
+def group_by_tiles(images: Sequence[np.ndarray]) -> dict[tuple[int, int, int], list[int]]:
+    """Indices of `[H, W, C]` images grouped by Welch tile side, (power-of-two) tile
+    count and channels: the images that share a compiled estimate."""
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, image in enumerate(images):
+        tile = welch_tile_side(*image.shape[:2])
+        count = len(welch_tile_corners(image.shape[0], image.shape[1], tile)[2])
+        groups.setdefault((tile, count, image.shape[2]), []).append(i)
+    return groups
+
+
+def welch_frequencies(tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """`(rows [t], cols [t//2+1])`: the frequencies (cycles per pixel) of a Welch power
+    spectrum of tile side `t`."""
+    return np.fft.fftfreq(tile), np.fft.rfftfreq(tile)
