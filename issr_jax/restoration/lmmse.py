@@ -7,13 +7,18 @@ the chain
 
 which adds the upsampler's own low-pass response, aliasing, and the sampling phase. Here
 the DRK `g` is the filter that makes `g * u` closest to `x` in expected squared error over
-images with a natural power spectrum `P(f) = (|f|^2 + f0^2)^(-alpha/2)` (the same prior
+images with a natural power spectrum `P(f) = A (|f|^2 + f0^2)^(-alpha/2)` (the same prior
 as the estimator), averaged over the `s^2` output phases, with a white floor `noise`
 standing for sensor noise and model error. That is a finite-support Wiener (LMMSE)
 filter: with `B` the bicubic interpolator's transfer function and `K` the kernel's,
 
     S_uu(f) = |B|^2 / s^4 * sum_k |K(f - k/s)|^2 P(f - k/s) + |B|^2 noise / s^2
     S_ux(f) = conj(B conj(K) / s^2) P(f),
+
+When the kernel is uncertain (several weighted explanations, each with its own image
+prior: `kernels.blind`, or the paper's gallery), both spectra are averaged over them
+with their weights: `g` is then the best single linear filter for an image drawn from
+the mixture, which restores what the explanations agree on and hedges where they do not.
 
 and `g` solves the normal equations `(R + ridge R_0 I) g = r` with `R`, `r` the inverse
 DFTs of `S_uu`, `S_ux` sampled on the `T x T` support (`RIDGE`: a white floor on `u`).
@@ -69,10 +74,11 @@ def _place_periodic(kernel: jax.Array, n: int) -> jax.Array:
 
 
 @functools.cache
-def _spectral_tables(scale: int, prior_slope: float, noise: float) -> tuple[np.ndarray, ...]:
-    """The kernel-independent factors of the spectra on the `n = 64 s` periodic grid:
-    `(prior, gain, floor, cross)` with `S_uu = gain * aliased(|K|^2 prior) + floor` and
-    `S_ux = K * cross` (K without its sampling phase, which `cross` carries).
+def _spectral_tables(scale: int) -> tuple[np.ndarray, ...]:
+    """The factors of the spectra that depend on the scale alone, on the `n = 64 s`
+    periodic grid: `(radius2, gain, floor, cross)` with the prior `P = A (radius2)^(-alpha/2)`,
+    `S_uu = gain * aliased(|K|^2 P) + floor * noise` and `S_ux = K * P * cross` (K without
+    its sampling phase, which `cross` carries).
 
     Built once in NumPy (cached) and passed to the jitted design as arguments.
     """
@@ -84,26 +90,37 @@ def _spectral_tables(scale: int, prior_slope: float, noise: float) -> tuple[np.n
     phase_1d = np.exp(-2j * np.pi * freq * shift)
     phase = np.outer(phase_1d, phase_1d)
     fy, fx = np.meshgrid(freq, freq, indexing="ij")
-    prior = (fy**2 + fx**2 + (1.0 / n) ** 2) ** (-prior_slope / 2)
     bicubic_power = np.abs(bicubic) ** 2
     return (
-        prior,
+        fy**2 + fx**2 + (1.0 / n) ** 2,
         bicubic_power / scale**4,
-        bicubic_power * noise / scale**2,
-        np.conj(bicubic) * phase * prior / scale**2,
+        bicubic_power / scale**2,
+        np.conj(bicubic) * phase / scale**2,
     )
 
 
-def _correlations(kernel: jax.Array, tables: tuple[jax.Array, ...], *, scale: int) -> tuple[jax.Array, jax.Array]:
-    """`(R_uu, R_ux)`, `[n, n]` each on the periodic grid of `tables` (`_spectral_tables`)."""
-    prior, gain, floor, cross = tables
-    n = prior.shape[0]
-    kernel_ft = jnp.fft.fft2(_place_periodic(kernel, n))
-    blurred_power = jnp.abs(kernel_ft) ** 2 * prior
+def _correlations(
+    kernels: jax.Array,
+    weights: jax.Array,
+    slopes: jax.Array,
+    amplitudes: jax.Array,
+    noise: jax.Array,
+    tables: tuple[jax.Array, ...],
+    *,
+    scale: int,
+) -> tuple[jax.Array, jax.Array]:
+    """`(R_uu, R_ux)`, `[n, n]` each on the periodic grid of `tables` (`_spectral_tables`),
+    for `[N, k, k]` kernels mixed with `[N]` weights, each with its prior's `[N]` slope
+    and amplitude, and the white `noise` floor."""
+    radius2, gain, floor, cross = tables
+    n = radius2.shape[0]
+    kernel_ft = jax.vmap(lambda kernel: jnp.fft.fft2(_place_periodic(kernel, n)))(kernels)
+    prior = amplitudes[:, None, None] * radius2[None] ** (-slopes[:, None, None] / 2)
+    blurred_power = jnp.tensordot(weights, jnp.abs(kernel_ft) ** 2 * prior, axes=1)
     m = n // scale  # aliasing: the sum of the spectrum's shifts by multiples of m, periodic in m
     folded = blurred_power.reshape(scale, m, scale, m).sum(axis=(0, 2))
-    s_uu = gain * jnp.tile(folded, (scale, scale)) + floor
-    s_ux = kernel_ft * cross
+    s_uu = gain * jnp.tile(folded, (scale, scale)) + floor * noise
+    s_ux = jnp.tensordot(weights, kernel_ft * prior, axes=1) * cross
     return jnp.real(jnp.fft.ifft2(s_uu)), jnp.real(jnp.fft.ifft2(s_ux))
 
 
@@ -152,28 +169,35 @@ def lmmse_restoration_kernel(
     kernel: jax.Array,
     *,
     scale: int,
+    weights: jax.Array | None = None,
+    prior_slope=2.0,
+    amplitude=1.0,
+    noise=1e-2,
     size: int | None = None,
-    prior_slope: float = 2.0,
-    noise: float = 1e-2,
     ridge: float = RIDGE,
 ) -> jax.Array:
     """The restoration kernel (DRK) that best undoes blur + subsampling + bicubic.
 
     The normal equations are built and solved in float64 in a scoped `jax.enable_x64`
     block (the prior spans six decades between DC and Nyquist); the function is jitted
-    inside and must be called outside `jit`. It maps over any leading batch axes of
-    `kernel` (`vmap`), so a dataset's kernels are designed in one call. Point-symmetric
-    kernels (every Gaussian, so every spectral estimate) are solved in half the unknowns,
+    inside and must be called outside `jit`. It maps over any leading batch axes, so a
+    dataset's kernels are designed in one call. Designs whose kernels are all
+    point-symmetric (every Gaussian and resampler) are solved in half the unknowns,
     others in full; both give the same DRK to float rounding.
 
     Args:
         kernel: `[..., k, k]` degradation kernels in HR pixels, odd `k`, each summing to 1
-            and centred.
+            and centred; with `weights`, `[..., N, k, k]`: N explanations of each image's blur.
         scale: integer SR factor `s`.
+        weights: None (one kernel per design), or `[..., N]` non-negative weights summing
+            to 1: the design is then for the mixture.
+        prior_slope: `alpha` of the image prior's power law (2: the natural 1/f
+            amplitude); a scalar, or per design `[...]`, or per explanation `[..., N]`.
+        amplitude: `A`, the prior's level, broadcast as `prior_slope` (1 with `noise` in
+            the same relative units, or 8-bit levels squared with an absolute `noise`).
+        noise: the white floor in the prior's units, scalar or `[...]` (with `A = 1` and
+            alpha = 2 the prior is 4 at HR Nyquist, so 1e-2 is 26 dB below it there).
         size: odd side `T` of the result; default `restoration_kernel_size(scale)`.
-        prior_slope: `alpha` of the image prior's power law (2: the natural 1/f amplitude).
-        noise: white floor in the prior's units (the prior is 4 at HR Nyquist for
-            alpha = 2, so 1e-2 is 26 dB below it there).
         ridge: white floor on the upsampled image, relative to its variance (`RIDGE`);
             0 solves the equations unregularised.
 
@@ -187,30 +211,50 @@ def lmmse_restoration_kernel(
     kernel = np.asarray(kernel, np.float64)
     if kernel.shape[-1] > 64 * scale or kernel.shape[-1] != kernel.shape[-2]:
         raise ValueError(f"kernel must be square and at most {64 * scale} wide, got {kernel.shape[-2:]}")
-    batch_shape = kernel.shape[:-2]
-    flat = kernel.reshape(-1, *kernel.shape[-2:])
-    symmetric = np.all(flat == flat[:, ::-1, ::-1], axis=(1, 2))
+    if weights is None:
+        kernel, weights = kernel[..., None, :, :], np.ones(kernel.shape[:-2] + (1,))
+    weights = np.asarray(weights, np.float64)
+    batch_shape, count = kernel.shape[:-3], kernel.shape[-3]
+    if weights.shape != batch_shape + (count,):
+        raise ValueError(f"weights must be {batch_shape + (count,)} for kernels {kernel.shape}, got {weights.shape}")
+    per_explanation = lambda value: np.broadcast_to(
+        np.asarray(value, np.float64)[..., None] if np.ndim(value) == len(batch_shape) else value,
+        batch_shape + (count,),
+    ).reshape(-1, count)
+    flat = kernel.reshape(-1, count, *kernel.shape[-2:])
+    slopes, amplitudes = per_explanation(prior_slope), per_explanation(amplitude)
+    floors = np.broadcast_to(np.asarray(noise, np.float64), batch_shape).reshape(-1)
+    symmetric = np.all(flat == flat[..., ::-1, ::-1], axis=(1, 2, 3))
     result = np.empty((len(flat), size, size), np.float32)
     options = dict(scale=scale, size=size, ridge=ridge)
     with jax.enable_x64(True):
-        tables = _spectral_tables(scale, prior_slope, noise)  # NumPy in: jnp.asarray would compile a copy
+        tables = _spectral_tables(scale)  # NumPy in: jnp.asarray would compile a copy
         for point_symmetric, members in ((True, symmetric), (False, ~symmetric)):
             if np.any(members):
-                designed = _design_batch(flat[members], tables, point_symmetric=point_symmetric, **options)
+                designed = _design_batch(
+                    flat[members],
+                    weights.reshape(-1, count)[members],
+                    slopes[members],
+                    amplitudes[members],
+                    floors[members],
+                    tables,
+                    point_symmetric=point_symmetric,
+                    **options,
+                )
                 result[members] = np.asarray(designed, np.float32)
     return jax.device_put(result.reshape(*batch_shape, size, size))
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "size", "ridge", "point_symmetric"))
-def _design_batch(kernels, tables, *, scale, size, ridge, point_symmetric):
-    """`[B, k, k] float64` kernels to `[B, T, T] float64` DRKs (`tables`: `_spectral_tables`)."""
+def _design_batch(kernels, weights, slopes, amplitudes, noise, tables, *, scale, size, ridge, point_symmetric):
+    """`[B, N, k, k] float64` mixtures to `[B, T, T] float64` DRKs (`tables`: `_spectral_tables`)."""
     solve = _solve_point_symmetric if point_symmetric else _solve
 
-    def design(kernel):
-        r_uu, r_ux = _correlations(kernel, tables, scale=scale)
+    def design(kernels, weights, slopes, amplitudes, noise):
+        r_uu, r_ux = _correlations(kernels, weights, slopes, amplitudes, noise, tables, scale=scale)
         return solve(r_uu, r_ux, size=size, ridge=ridge)
 
-    return jax.vmap(design)(kernels)
+    return jax.vmap(design)(kernels, weights, slopes, amplitudes, noise)
 
 
 def chain_statistics(
@@ -247,10 +291,11 @@ def chain_statistics(
     batch_shape = kernel.shape[:-2]
     flat = kernel.reshape(-1, *kernel.shape[-2:])
     with jax.enable_x64(True):
-        tables = _spectral_tables(scale, prior_slope, noise)
-        correlation, cross = _statistics_batch(flat, tables, scale=scale, size=size, ridge=ridge)
+        tables = _spectral_tables(scale)
+        prior = (np.float64(prior_slope), np.float64(noise))
+        correlation, cross = _statistics_batch(flat, *prior, tables, scale=scale, size=size, ridge=ridge)
         correlation, cross = np.asarray(correlation), np.asarray(cross)
-    energy = np.mean(tables[0])  # E[x^2]: the prior's variance on the periodic grid
+    energy = np.mean(tables[0] ** (-prior_slope / 2))  # E[x^2]: the prior's variance on the periodic grid
     return (
         correlation.reshape(*batch_shape, 2 * size - 1, 2 * size - 1) / energy,
         cross.reshape(*batch_shape, size, size) / energy,
@@ -258,11 +303,12 @@ def chain_statistics(
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "size", "ridge"))
-def _statistics_batch(kernels, tables, *, scale, size, ridge):
+def _statistics_batch(kernels, prior_slope, noise, tables, *, scale, size, ridge):
     """`[B, k, k]` kernels to the windows of `(R_uu + ridge R_uu(0) delta, R_ux)` of `chain_statistics`."""
 
     def statistics(kernel):
-        r_uu, r_ux = _correlations(kernel, tables, scale=scale)
+        one = jnp.ones((1,), kernel.dtype)
+        r_uu, r_ux = _correlations(kernel[None], one, prior_slope * one, one, noise, tables, scale=scale)
         n = r_uu.shape[0]
         lags = jnp.arange(-(size - 1), size) % n
         offsets = jnp.arange(size) - size // 2
