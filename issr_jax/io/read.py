@@ -87,6 +87,8 @@ class Image:
         path: the file read.
         metadata: its ICC profile, PNG colour chunks and EXIF; pass it to `write_image`
             to carry them into the output.
+        jpeg_luma_table: for a JPEG, its `[8, 8]` luma quantisation table (natural
+            order, as stored; the pixels may have been turned upright since), else None.
     """
 
     pixels: np.ndarray
@@ -95,6 +97,7 @@ class Image:
     constant_alpha: float | None
     path: Path
     metadata: Metadata = Metadata()
+    jpeg_luma_table: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -142,7 +145,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         with warnings.catch_warnings():
             # The size is checked against max_pixels below; Pillow's warning adds nothing.
             warnings.simplefilter("ignore", PIL.Image.DecompressionBombWarning)
-            samples, orientation, metadata = _decode(path, data, max_pixels=max_pixels)
+            samples, orientation, metadata, table = _decode(path, data, max_pixels=max_pixels)
     except ImageError:
         raise
     except PIL.Image.DecompressionBombError as error:
@@ -156,7 +159,7 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
             path, f"cannot decode the image data ({describe_error(error)}); the file is damaged or truncated"
         ) from error
     samples = _apply_exif_orientation(samples, orientation)
-    return _to_image(path, samples, metadata)
+    return dataclasses.replace(_to_image(path, samples, metadata), jpeg_luma_table=table)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -176,8 +179,9 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, int, Metadata]:
-    """Checks the header, then decodes. Returns (samples, EXIF orientation, metadata).
+def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, int, Metadata, np.ndarray | None]:
+    """Checks the header, then decodes. Returns (samples, EXIF orientation, metadata, the
+    JPEG luma quantisation table or None).
 
     `samples` is uint8 or uint16, `[H, W]` (gray) or `[H, W, 2 | 3 | 4]` (gray+alpha,
     RGB, RGBA), in the stored (not yet EXIF-oriented) layout.
@@ -202,13 +206,14 @@ def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, in
             )
         rawmodes = {_tile_rawmode(tile) for tile in header.tile}
         metadata, orientation = read_metadata(header, data)
+        table = _jpeg_luma_table(header)
         if header.format == "TIFF" and _pillow_orients_tiffs():
             orientation = 1  # already upright: `header.size` and the decoded samples alike
         if header.format == "PNG" and rawmodes & PNG16_COLOUR_RAWMODES:
             (rawmode,) = rawmodes
             samples = decode_png16_colour(data, rawmode)
             _check_decoded(path, samples, height, width)
-            return samples, orientation, metadata
+            return samples, orientation, metadata, table
         if any(";16" in rawmode for rawmode in rawmodes) and not mode.startswith("I;16"):
             raise ImageError(
                 path,
@@ -235,7 +240,17 @@ def _decode(path: Path, data: bytes, *, max_pixels: int) -> tuple[np.ndarray, in
     if samples.dtype.kind == "u" and not samples.dtype.isnative:  # big-endian 16-bit TIFF
         samples = samples.astype(samples.dtype.newbyteorder("="))
     _check_decoded(path, samples, height, width)
-    return samples, orientation, metadata
+    return samples, orientation, metadata, table
+
+
+def _jpeg_luma_table(header) -> np.ndarray | None:
+    """A JPEG's first (luma) quantisation table as `[8, 8] float32`, None otherwise (or
+    for a table that is not 64 positive steps)."""
+    tables = getattr(header, "quantization", None) if header.format == "JPEG" else None
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    table = np.asarray(tables[0], np.float32).reshape(8, 8)
+    return table if np.all(table > 0) else None
 
 
 @functools.cache

@@ -47,7 +47,14 @@ from issr_jax.color import rgb_to_y
 from issr_jax.kernels import spectral
 from issr_jax.kernels.resamplers import resampler_kernel, resampler_log_power
 
-__all__ = ["BlindSettings", "KernelHypotheses", "estimate_kernel_hypotheses", "kernel_hypotheses"]
+__all__ = [
+    "BlindSettings",
+    "KernelHypotheses",
+    "estimate_kernel_hypotheses",
+    "kernel_hypotheses",
+    "kernel_log_power",
+    "known_kernel_hypothesis",
+]
 
 MAX_DESIGN_SLOPE = 4.5  # the restoration prior's steepest slope (a steeper fit is an implausible explanation)
 
@@ -113,10 +120,14 @@ def _score(
     residual = jnp.log(jnp.maximum(power.reshape(-1), 1e-12)) - jnp.log(jnp.exp(log_signal) + noise)
     weight = in_band * reliability.reshape(-1)
     mean_square = jnp.sum(weight * residual**2) / jnp.maximum(jnp.sum(weight), 1e-12)
-    n = settings.independent_frequencies
+    n = settings.independent_frequencies * jnp.sum(weight) / jnp.maximum(jnp.sum(in_band), 1)
     mu, tau = settings.slope_prior
     slope = coefficients[8]
-    return -(n / 2) * jnp.log(jnp.maximum(mean_square, 1e-12)) - (slope - mu) ** 2 / (2 * tau**2) - unknowns / 2 * np.log(n)
+    return (
+        -(n / 2) * jnp.log(jnp.maximum(mean_square, 1e-12))
+        - (slope - mu) ** 2 / (2 * tau**2)
+        - unknowns / 2 * jnp.log(n)
+    )
 
 
 def kernel_hypotheses(
@@ -166,16 +177,60 @@ def kernel_hypotheses(
     )
 
 
-def _hypotheses_from_tiles(tiles, weights, noise, reliability, *, scale, settings):
+def kernel_log_power(kernel: jax.Array, *, scale: int, rows: int, cols: int) -> jax.Array:
+    """`log |K(nu / s)|^2` of a centred `[k, k]` kernel (HR pixels) on an rfft grid of LR
+    frequencies (`[rows, cols]`, as `kernels.resamplers.resampler_log_power`)."""
+    offsets = jnp.arange(kernel.shape[-1]) - kernel.shape[-1] // 2
+    freq_rows = jnp.fft.fftfreq(rows) / scale
+    freq_cols = jnp.arange(cols) / rows / scale
+    phase = lambda freq: jnp.exp(-2j * jnp.pi * freq[:, None] * offsets[None, :])
+    response = phase(freq_rows) @ kernel.astype(jnp.complex64) @ phase(freq_cols).T
+    return jnp.log(jnp.maximum(jnp.abs(response) ** 2, 1e-12))
+
+
+def known_kernel_hypothesis(
+    power: jax.Array,
+    noise: jax.Array,
+    reliability: jax.Array,
+    kernel: jax.Array,
+    *,
+    scale: int,
+    settings: BlindSettings,
+) -> KernelHypotheses:
+    """One explanation with a known kernel: only the HR prior's level and slope are fitted
+    (as for a resampler), so that the design's prior and noise floor are in the image's
+    units. Arguments as `kernel_hypotheses`, and the `[k, k]` kernel."""
+    log_power = kernel_log_power(kernel, scale=scale, rows=power.shape[0], cols=power.shape[1])
+    fit = spectral.fit_log_spectrum(
+        power,
+        noise,
+        scale=scale,
+        snr_min=settings.snr_min,
+        weighting=settings.weighting,
+        reliability=reliability,
+        log_kernel_power=log_power,
+    )
+    slope = fit.coefficients[8]
+    return KernelHypotheses(
+        kernels=kernel[None],
+        weights=jnp.ones((1,), jnp.float32),
+        slopes=jnp.minimum(slope, MAX_DESIGN_SLOPE)[None],
+        amplitudes=(jnp.exp(fit.coefficients[0]) * float(scale) ** (2.0 - slope))[None],
+    )
+
+
+def _hypotheses_from_tiles(tiles, weights, noise, reliability, kernel, *, scale, settings):
     luma = rgb_to_y(tiles) if tiles.shape[-1] == 3 else tiles[..., 0]
     power, _, _ = spectral.welch_from_tiles(luma * 255.0, weights)
-    return kernel_hypotheses(power, noise, reliability, scale=scale, settings=settings)
+    if kernel is None:
+        return kernel_hypotheses(power, noise, reliability, scale=scale, settings=settings)
+    return known_kernel_hypothesis(power, noise, reliability, kernel, scale=scale, settings=settings)
 
 
 @functools.partial(jax.jit, static_argnames=("scale", "settings"))
-def _hypotheses_batch(tiles, weights, noise, reliability, *, scale, settings):
+def _hypotheses_batch(tiles, weights, noise, reliability, kernels, *, scale, settings):
     one = functools.partial(_hypotheses_from_tiles, scale=scale, settings=settings)
-    return jax.vmap(one)(tiles, weights, noise, reliability)
+    return jax.vmap(one)(tiles, weights, noise, reliability, kernels)
 
 
 def estimate_kernel_hypotheses(
@@ -185,6 +240,7 @@ def estimate_kernel_hypotheses(
     noise: Sequence[float],
     settings: BlindSettings = BlindSettings(),
     reliability: Sequence[np.ndarray | None] | None = None,
+    kernels: Sequence[np.ndarray] | None = None,
 ) -> KernelHypotheses:
     """`kernel_hypotheses` for many images of any sizes, in a few batched calls.
 
@@ -199,6 +255,8 @@ def estimate_kernel_hypotheses(
         settings: `BlindSettings`.
         reliability: per image, None or `[8, 8]` surviving fractions of a JPEG's DCT
             coefficients (`noise.jpeg`), mapped onto the Welch frequencies here.
+        kernels: None (explain the blur), or per image a known `[k, k]` kernel (same k),
+            for which only the prior is fitted (`known_kernel_hypothesis`, N = 1).
 
     Returns:
         `KernelHypotheses` as NumPy, leaves with a leading axis `len(images)`.
@@ -220,6 +278,7 @@ def estimate_kernel_hypotheses(
                 np.stack([g[1] for g in gathered]),
                 variances[padded],
                 np.stack(weights),
+                None if kernels is None else np.stack([np.asarray(kernels[i], np.float32) for i in padded]),
                 scale=scale,
                 settings=settings,
             )
