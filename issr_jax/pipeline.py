@@ -1,11 +1,11 @@
 """The whole method for one image in three stages, each with one implementation.
 
-    1. estimate:  LR image --> kernel(s) K                  (`estimate_kernels`)
-    2. invert:    K --> restoration kernel (DRK)            (`design_inverse`)
-    3. restore:   LR --MATLAB bicubic x s--> * DRK --> SR   (`restore`)
+    1. estimate:  LR image --> blur and noise (`Degradation`)      (`degradation.estimate_degradation`)
+    2. invert:    Degradation --> restoration kernel (DRK)       (`design_inverse`)
+    3. restore:   LR --denoise--> --MATLAB bicubic x s--> * DRK --> SR   (`restore`)
 
 Stage 1 reads only the estimator's settings; stage 2 takes what it needs from stage 1's
-kernels (`design_gallery`). Stage 2 works in kernel space only, at fixed shapes, so many
+output (`design_gallery` for the identity fits). Stage 2 works in kernel space only, at fixed shapes, so many
 images' inverses are designed in one batched call (`design_inverse_batch`). Stage 3 is
 one frame (`restore_with`: bicubic, luma, clip) around one dispatch on the method
 (`restoration`); the batched, tiled and multi-device paths of `issr_jax.batch` call
@@ -22,14 +22,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from issr_jax.color import rgb_to_y, rgb_to_ycbcr, ycbcr_to_rgb
+from issr_jax.color import rgb_to_ycbcr, ycbcr_to_rgb
+from issr_jax.degradation import Degradation, estimate_degradation, mean_kernel
 from issr_jax.dil.chain_target import chain_targets
 from issr_jax.dil.fit import FitResult, fit_inverse, fit_inverse_batch, fit_targets, fit_targets_batch
 from issr_jax.drk import apply_drk
-from issr_jax.kernels.gaussian import kernel_gallery
-from issr_jax.kernels.spectral import estimate_spectral_kernel
 from issr_jax.presets import Preset, get_preset
 from issr_jax.resize import imresize
+from issr_jax.restoration.denoise import denoise_image
 from issr_jax.restoration.lmmse import lmmse_restoration_kernel
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "design_gallery",
     "design_inverse",
     "design_inverse_batch",
-    "estimate_kernels",
     "fit_gallery",
     "fit_gallery_batch",
     "restoration",
@@ -49,7 +48,6 @@ __all__ = [
     "restore_with",
     "stage_keys",
     "super_resolve",
-    "as_kernels",
     "validate_image",
 ]
 
@@ -63,15 +61,19 @@ LCNN_MAX_OUTPUT_PIXELS = 4096 * 4096
 
 
 class Inverse(NamedTuple):
-    """A restoration kernel and, for the identity fit, the L-CNN it came from.
+    """What stage 3 applies: a restoration kernel, the noise to remove first, and, for
+    the identity fit, the L-CNN the kernel came from.
 
     Attributes:
         drk: `[d, d] float32`, applied by true convolution after bicubic upsampling.
         fit: `FitResult` (L-CNN parameters, losses) for the fitted inverses, else None.
+        denoise: scalar, the luma noise (8-bit levels) removed from the LR image before
+            upsampling (presets with `denoise`; 0 leaves the image as it is).
     """
 
     drk: jax.Array
     fit: FitResult | None
+    denoise: jax.Array | float = 0.0
 
 
 class SuperResolution(NamedTuple):
@@ -79,16 +81,18 @@ class SuperResolution(NamedTuple):
 
     Attributes:
         image: `[s*H, s*W, C] float32` in [0, 1], the super-resolved image.
-        kernel: `[k, k] float32`, the degradation kernel the inverse was designed for (for
-            the paper's gallery, the gallery's mean).
+        kernel: `[k, k] float32`, the degradation kernel the inverse was designed for
+            (for several explanations, their weighted mean: `degradation.mean_kernel`).
         drk: `[d, d] float32`, the restoration kernel.
         fit: the L-CNN fit (`FitResult`) for the fitted inverses, else None.
+        degradation: stage 1's `Degradation` (the explanations, their weights, the noise).
     """
 
     image: jax.Array
     kernel: jax.Array
     drk: jax.Array
     fit: FitResult | None
+    degradation: Degradation | None = None
 
 
 def validate_image(shape: tuple[int, ...], dtype, scale: int) -> None:
@@ -127,74 +131,57 @@ def stage_keys(key: jax.Array, *, preset: Preset) -> tuple[jax.Array, jax.Array]
     return key, key
 
 
-def _luminance(image: jax.Array) -> jax.Array:
-    """`[H, W]`: BT.601 Y of an RGB image, the values of a gray one."""
-    return rgb_to_y(image) if image.shape[-1] == 3 else image[..., 0]
-
-
-def estimate_kernels(image: jax.Array, *, scale: int, key: jax.Array, preset: Preset) -> jax.Array:
-    """Stage 1: the kernels the inverse is designed for, from the LR image alone.
-
-    Args:
-        image: `[H, W, C] float32` in [0, 1], the LR image.
-        scale: integer SR factor.
-        key: PRNG key (the paper's gallery is random).
-        preset: `preset.estimator` picks the estimator (no other stage's setting is read).
-
-    Returns:
-        `[N, k, k] float32`: the paper's gallery (N = `preset.num_kernels`, k =
-        `preset.kernel_size`), or the spectral estimate (N = 1, k = 10 s + 1).
-    """
-    if preset.estimator == "paper":
-        return kernel_gallery(
-            _luminance(image),
-            key=key,
-            num_kernels=preset.num_kernels,
-            size=preset.kernel_size,
-            delta_range=preset.delta_range,
-            pixel_scale=preset.pixel_scale,
-        )
-    return as_kernels(estimate_spectral_kernel(_luminance(image), scale=scale))
-
-
-def as_kernels(kernel: jax.Array) -> jax.Array:
-    """One `[k, k]` kernel (estimated or supplied) in stage 1's output form: `[1, k, k]
-    float32`, normalised to sum 1."""
-    kernel = jnp.asarray(kernel, jnp.float32)
-    kernel = kernel / jnp.sum(kernel)
-    return kernel[None]
-
-
 def design_gallery(kernels: jax.Array, *, preset: Preset) -> jax.Array:
-    """Stage 1's `[..., N, k, k]` kernels as stage 2 consumes them: the identity fit trains
-    on minibatches of a `preset.num_kernels` gallery, so a single kernel is repeated to
-    that size; the closed form takes the kernels as they are."""
+    """Stage 1's `[..., N, k, k]` kernels as the identity fits consume them: they train on
+    minibatches of a `preset.num_kernels` gallery, so a single kernel is repeated to that
+    size; otherwise the kernels are returned as they are."""
     if preset.fits and kernels.shape[-3] == 1:
         return jnp.broadcast_to(kernels, (*kernels.shape[:-3], preset.num_kernels, *kernels.shape[-2:]))
     return kernels
 
 
-def design_inverse(kernels: jax.Array, *, scale: int, key: jax.Array, preset: Preset) -> Inverse:
-    """Stage 2: the restoration kernel for a set of degradation kernels.
+def design_inverse(degradation: Degradation, *, scale: int, key: jax.Array, preset: Preset) -> Inverse:
+    """Stage 2: what restores an image degraded as `degradation`.
 
     Args:
-        kernels: `[N, k, k]` from `estimate_kernels` or `as_kernels` (a supplied kernel).
+        degradation: from `degradation.estimate_degradation` (N explanations).
         scale: integer SR factor.
         key: PRNG key (initial L-CNN weights and minibatch order of the identity fit).
         preset: `preset.inverse` picks the identity fit (of K or of the chain) or the
-            closed form.
+            closed form; `preset.denoise` whether stage 3 removes the noise first.
 
     Returns:
         `Inverse`.
     """
-    kernels = design_gallery(kernels, preset=preset)
-    if preset.inverse == "dil":
-        fit = fit_inverse(kernels, key=key, config=preset.fit)
-    elif preset.inverse == "dil_chain":
-        fit = fit_targets(fit_gallery(kernels, scale=scale, preset=preset), key=key, config=preset.fit)
-    else:
-        return Inverse(lmmse_restoration_kernel(_mean_kernel(kernels, axis=0), scale=scale), None)
-    return Inverse(fit.drk, fit)
+    if preset.fits:
+        kernels = design_gallery(jnp.asarray(degradation.kernels), preset=preset)
+        if preset.inverse == "dil":
+            fit = fit_inverse(kernels, key=key, config=preset.fit)
+        else:
+            fit = fit_targets(fit_gallery(kernels, scale=scale, preset=preset), key=key, config=preset.fit)
+        return Inverse(fit.drk, fit, np.float32(0.0))
+    return _closed_form(degradation, scale=scale, preset=preset)
+
+
+def _closed_form(degradation: Degradation, *, scale: int, preset: Preset) -> Inverse:
+    """The LMMSE design for the mixture of explanations (any leading batch axes), with a
+    white floor for what the model leaves out (`preset.model_floor` of the prior's
+    level) plus the noise the restoration still sees: all of it, or after denoising
+    the `preset.denoise_residual` part of its standard deviation."""
+    weights, amplitudes = np.asarray(degradation.weights, np.float64), np.asarray(degradation.amplitudes, np.float64)
+    noise = np.asarray(degradation.noise, np.float64)
+    residual = preset.denoise_residual if preset.denoise else 1.0
+    floor = preset.model_floor * np.sum(weights * amplitudes, axis=-1) + np.square(residual * noise)
+    drk = lmmse_restoration_kernel(
+        degradation.kernels,
+        scale=scale,
+        weights=weights,
+        prior_slope=degradation.slopes,
+        amplitude=amplitudes,
+        noise=floor,
+    )
+    denoise = noise.astype(np.float32) if preset.denoise else np.zeros_like(noise, np.float32)
+    return Inverse(drk, None, denoise)
 
 
 def fit_gallery(kernels, *, scale: int, preset: Preset):
@@ -213,32 +200,23 @@ def fit_gallery_batch(gallery, *, keys: jax.Array, preset: Preset) -> Inverse:
         fit = fit_targets_batch(gallery, key=keys, config=preset.fit)
     else:
         fit = fit_inverse_batch(gallery, key=keys, config=preset.fit)
-    return Inverse(fit.drk, fit)
+    return Inverse(fit.drk, fit, jnp.zeros(fit.drk.shape[:-2], jnp.float32))
 
 
-def design_inverse_batch(kernels: jax.Array, *, scale: int, keys: jax.Array, preset: Preset) -> Inverse:
+def design_inverse_batch(degradations: Degradation, *, scale: int, keys: jax.Array, preset: Preset) -> Inverse:
     """`design_inverse` for many images in one call (`jit(vmap)` for the identity fit).
 
     Args:
-        kernels: `[B, N, k, k]`; keys: `[B]` PRNG keys (the closed form takes none:
-            None is accepted there).
+        degradations: `Degradation` whose leaves have a leading axis B; keys: `[B]` PRNG
+            keys (the closed form takes none: None is accepted there).
 
     Returns:
         `Inverse` whose leaves have a leading axis B.
     """
-    kernels = design_gallery(kernels, preset=preset)
     if preset.fits:
+        kernels = design_gallery(degradations.kernels, preset=preset)
         return fit_gallery_batch(fit_gallery(kernels, scale=scale, preset=preset), keys=keys, preset=preset)
-    return Inverse(lmmse_restoration_kernel(_mean_kernel(kernels, axis=1), scale=scale), None)
-
-
-def _mean_kernel(kernels, *, axis: int):
-    """The gallery's mean for the closed form, in NumPy float64 (an eager `jnp.mean` would
-    compile a program per shape); a traced gallery passes through, so that
-    `lmmse_restoration_kernel` can refuse it with its own message."""
-    if isinstance(kernels, jax.core.Tracer):
-        return jnp.mean(kernels, axis=axis)
-    return np.mean(np.asarray(kernels, np.float64), axis=axis)
+    return _closed_form(degradations, scale=scale, preset=preset)
 
 
 def restoration(inverse: Inverse, *, method: str, preset: Preset | None) -> Callable[[jax.Array], jax.Array]:
@@ -264,9 +242,15 @@ def restoration(inverse: Inverse, *, method: str, preset: Preset | None) -> Call
 
 
 def restore_with(
-    image: jax.Array, restore_planes: Callable[[jax.Array], jax.Array], *, scale: int, color: str
+    image: jax.Array,
+    restore_planes: Callable[[jax.Array], jax.Array],
+    *,
+    scale: int,
+    color: str,
+    denoise: jax.Array | None = None,
 ) -> jax.Array:
-    """Stage 3's frame: MATLAB bicubic upsampling, `restore_planes` on the BT.601 luma
+    """Stage 3's frame: the LR image denoised (`restoration.denoise.denoise_image`, when
+    `denoise` is given), MATLAB bicubic upsampling, `restore_planes` on the BT.601 luma
     (`color="y"`, RGB input; bicubic chroma kept) or on every channel, then clipping.
 
     Args:
@@ -274,10 +258,13 @@ def restore_with(
         restore_planes: `[sH, sW, C'] -> [sH, sW, C']`, usually from `restoration`.
         scale: integer upscaling factor.
         color: `"y"` or `"rgb"`.
+        denoise: None, or the luma noise to remove (scalar, 8-bit levels: `Inverse.denoise`).
 
     Returns:
         `[scale*H, scale*W, C] float32`, clipped to [0, 1].
     """
+    if denoise is not None:
+        image = denoise_image(image, denoise)
     upsampled = imresize(image, scale=scale)
     use_luma = color == "y" and image.shape[-1] == 3
     planes = rgb_to_ycbcr(upsampled)[..., :1] if use_luma else upsampled
@@ -309,7 +296,10 @@ def restore(image: jax.Array, inverse: Inverse, *, scale: int, color: str, metho
             f"(about 1.2 KB of memory per pixel; at most {LCNN_MAX_OUTPUT_PIXELS} pixels); "
             "use method 'drk', the same linear map"
         )
-    return restore_with(image, restoration(inverse, method=method, preset=preset), scale=scale, color=color)
+    denoise = inverse.denoise if preset.denoise else None
+    return restore_with(
+        image, restoration(inverse, method=method, preset=preset), scale=scale, color=color, denoise=denoise
+    )
 
 
 def checked_preset(preset: str | Preset, *, method: str) -> Preset:
@@ -333,6 +323,8 @@ def super_resolve(
     preset: str | Preset = "default",
     method: str = "drk",
     kernel: jax.Array | None = None,
+    noise: float | None = None,
+    jpeg_table: np.ndarray | None = None,
 ) -> SuperResolution:
     """Super-resolves one image from itself alone (or from a supplied kernel).
 
@@ -340,11 +332,18 @@ def super_resolve(
         image: `[H, W]` or `[H, W, C] float` in [0, 1], C in {1, 3}, sides >= 16.
         scale: integer factor >= 2.
         key: PRNG key (used by the paper's random gallery and L-CNN fit).
-        preset: `"default"`, `"paper"`, `"paper_literal"` or a `Preset`.
+        preset: a name in `presets.PRESETS` (`"default"`, `"fast"`, `"paper"`, ...) or a
+            `Preset`.
         method: `"drk"` (convolve with the restoration kernel) or `"lcnn"` (run the
             network; identity-fit presets only).
         kernel: optional `[k, k]` degradation kernel (HR pixels, odd k) to use instead of
             estimating one.
+        noise: the standard deviation of the noise in each channel, in 8-bit levels
+            (0: the image is clean), or None to measure it; presets without a noise model
+            (`fast`, `paper`) accept only None or 0.
+        jpeg_table: None, or the `[8, 8]` luma quantisation table of the JPEG the image
+            was decoded from (`io.read_image` gives it): the compression is then measured
+            and treated as noise (presets with a noise model).
 
     Returns:
         `SuperResolution` with the `[scale*H, scale*W, C]` image in [0, 1].
@@ -358,11 +357,9 @@ def super_resolve(
     preset = checked_preset(preset, method=method)
     image = checked_image(jnp.asarray(image), scale=scale)
     estimate_key, inverse_key = stage_keys(key, preset=preset)
-    if kernel is None:
-        kernels = estimate_kernels(image, scale=scale, key=estimate_key, preset=preset)
-    else:
-        kernels = as_kernels(kernel)
-    gallery = design_gallery(kernels, preset=preset)
-    inverse = design_inverse(gallery, scale=scale, key=inverse_key, preset=preset)
+    degradation = estimate_degradation(
+        image, scale=scale, key=estimate_key, preset=preset, noise=noise, kernel=kernel, jpeg_table=jpeg_table
+    )
+    inverse = design_inverse(degradation, scale=scale, key=inverse_key, preset=preset)
     out = restore(image, inverse, scale=scale, color=preset.color, method=method, preset=preset)
-    return SuperResolution(out, jnp.mean(gallery, axis=0), inverse.drk, inverse.fit)
+    return SuperResolution(out, jnp.asarray(mean_kernel(degradation)), inverse.drk, inverse.fit, degradation)

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from issr_jax.color import QUANTISATION_NOISE, YCBCR_FROM_RGB, rgb_to_y
+from issr_jax.color import QUANTISATION_NOISE, YCBCR_FROM_RGB
 from issr_jax.kernels.spectral import welch_frequencies, welch_periodogram, welch_tile_corners
 
 __all__ = [
@@ -184,7 +184,9 @@ def estimate_luma_noise(image: np.ndarray | jax.Array, *, floor: float = QUANTIS
         5.0
     """
     image = np.asarray(image, np.float32)
-    luma = np.asarray(rgb_to_y(image)) if image.shape[-1] == 3 else image[..., 0]
+    # BT.601 Y in NumPy: an eager `rgb_to_y` would compile a program per image shape.
+    weights = (YCBCR_FROM_RGB[0] / 255.0).astype(np.float32)
+    luma = image @ weights + np.float32(16.0 / 255.0) if image.shape[-1] == 3 else image[..., 0]
     stride = _patch_grid(*luma.shape)
     channels = [image[..., c] for c in range(image.shape[-1])]  # (a reduction over a size-3 axis is slow)
     darkest = gather_patches(functools.reduce(np.minimum, channels), stride, np.minimum)

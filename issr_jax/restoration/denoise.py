@@ -15,13 +15,18 @@ residual variance (sparse blocks count more), as BM3D does. Blocks sit on a grid
 `step` pixels (2: 16 shifts of every 8x8 tiling; the full sliding window, step 1, was
 measured 0.1 dB better at four times the cost).
 
-Measured on the 18 DIV2KRK development LR images (luma, Gaussian noise per channel):
-see RESULTS.md for what it buys before the restoration design; it is the prior of both
-the LR denoising and the MAP refinement (`restoration.map`).
+On the 18 DIV2KRK development LR images with Gaussian noise added to each RGB channel,
+it raises the luma's PSNR by 4.8 / 6.9 / 8.6 dB at sigma 2 / 5 / 10 (about 0.25 s for a
+1020 x 678 plane on this project's CPU). `denoise_image` applies it to an LR image before
+the restoration (stage 3, `pipeline.restore_with`).
 
-A pixel's estimate depends on the input within `BLOCK - 1` pixels of it; the plane is
-extended by symmetric padding, so the result at the border is that of the image's
-mirror extension (the batched and tiled paths rely on it: see `batch.canvases`).
+A pixel's pilot estimate depends on the input within `BLOCK - 1` pixels of it, and its
+final estimate on the pilot within as many: `REACH` in all. The plane is extended by
+symmetric padding, and the tilings' grid (every `step` pixels from the first row and
+column) is its own mirror image about both borders for `step` <= 2, so the result near
+a border equals that of the mirror-extended image: a bucket canvas that extends the
+image by at least `REACH + 1` mirrored pixels gives the same result
+(`batch.canvases`).
 """
 
 from __future__ import annotations
@@ -32,10 +37,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["BLOCK", "REACH", "denoise_dct"]
+from issr_jax.color import YCBCR_FROM_RGB, rgb_to_ycbcr, ycbcr_to_rgb
+
+__all__ = ["BLOCK", "REACH", "STEP", "denoise_dct", "denoise_image"]
 
 BLOCK = 8
-REACH = BLOCK - 1  # pixels of input beyond which a pixel's estimate does not look
+REACH = 2 * (BLOCK - 1)  # pixels of input beyond which a pixel's estimate does not look
+STEP = 2  # the tilings' grid in `denoise_image`
 HARD_THRESHOLD = 2.7  # in units of sigma (Yu and Sapiro's choice, about 3 sigma)
 
 
@@ -111,7 +119,9 @@ def denoise_dct(plane: jax.Array, sigma: jax.Array, *, step: int = 2) -> jax.Arr
         kept = kept.at[:, :, 0, 0].set(1.0)  # the block's mean is never thresholded
         return coefficients * kept, sparsity_weight(kept)
 
-    pilot = jnp.pad(_aggregate(padded, hard, size=(h, w), step=step), ((BLOCK, pad_h), (BLOCK, pad_w)), mode="symmetric")
+    pilot = jnp.pad(
+        _aggregate(padded, hard, size=(h, w), step=step), ((BLOCK, pad_h), (BLOCK, pad_w)), mode="symmetric"
+    )
 
     def wiener(coefficients, shift):
         dy, dx = shift
@@ -122,3 +132,29 @@ def denoise_dct(plane: jax.Array, sigma: jax.Array, *, step: int = 2) -> jax.Arr
         return coefficients * gain, sparsity_weight(gain)
 
     return _aggregate(padded, wiener, size=(h, w), step=step)
+
+
+def _channel_gains() -> np.ndarray:
+    """Noise gain of Y, Cb, Cr relative to Y's for white noise of equal variance in R, G
+    and B (1, 0.95, 1.01): the chroma planes' sigma from the luma's."""
+    norms = np.linalg.norm(YCBCR_FROM_RGB, axis=1)
+    return (norms / norms[0]).astype(np.float32)
+
+
+def denoise_image(image: jax.Array, sigma: jax.Array) -> jax.Array:
+    """Removes white noise from an image: `denoise_dct` of its BT.601 Y, Cb and Cr planes.
+
+    Args:
+        image: `[H, W, C] float32` in [0, 1], C = 1 (gray) or 3 (RGB), sides >= 8.
+        sigma: scalar >= 0, the luma's noise standard deviation in 8-bit levels (the gray
+            plane's for C = 1), as `noise.estimate.estimate_luma_noise` gives it.
+
+    Returns:
+        `[H, W, C] float32`, not clipped.
+    """
+    if image.shape[-1] == 1:
+        return denoise_dct(image[..., 0] * 255.0, sigma, step=STEP)[..., None] / 255.0
+    planes = rgb_to_ycbcr(image) * 255.0
+    gains = _channel_gains()
+    denoised = [denoise_dct(planes[..., c], sigma * gains[c], step=STEP) for c in range(3)]
+    return ycbcr_to_rgb(jnp.stack(denoised, axis=-1) / 255.0)
