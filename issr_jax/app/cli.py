@@ -4,6 +4,7 @@
     issr-jax --input=lr.png --output=sr.png --scale=2
     issr-jax --input=LR/ --output=SR/ --scale=4 --preset=paper
     issr-jax --input=lr.png --output=sr.png --kernel=kernel.mat   # known kernel
+    issr-jax --input=lr.png --noise=0 --preset=fast                # a clean image, linear only
     issr-jax --input=photo.jpg --outscale=2.5 --quality=90         # any size; photo_x2.5.jpg
     issr-jax --input=LR/ --output=SR/ --width=1920 --format=webp --suffix=_hd
 
@@ -79,15 +80,51 @@ flags.DEFINE_enum(
     "preset",
     "default",
     sorted(PRESETS),
-    "default: spectral kernel estimate + closed-form inverse (best measured); paper: the paper as written "
-    "(Adam lr 0.01); paper_literal: lr 0.1 as printed (diverges); dil_chain: the L-CNN trained on the "
-    "identity of the whole blur-sample-bicubic chain (the default's closed form, learned; slower).",
+    "default: noise measured, blur explained by a Gaussian or a resampler, LR denoised, closed-form inverse "
+    "(best measured, on clean and real inputs); fast: one Gaussian and the closed form, no noise model (clean "
+    "inputs); paper: the paper as written (Adam lr 0.01); paper_literal: lr 0.1 as printed (diverges); "
+    "dil_chain: the L-CNN trained on the identity of the whole blur-sample-bicubic chain (fast's closed form, "
+    "learned; slower).",
+)
+flags.DEFINE_string(
+    "noise",
+    "auto",
+    "Noise of the input: auto (measure it per image), 0 (assume a clean image), or its standard deviation in "
+    "8-bit levels per channel (e.g. 5). Presets fast and paper take only auto or 0.",
+)
+
+
+def _noise_value(text: str) -> float | None:
+    """--noise as the library takes it: None for auto, else a finite number >= 0."""
+    if text == "auto":
+        return None
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _noise_is_valid(text: str) -> bool:
+    try:
+        _noise_value(text)
+    except ValueError:
+        return False
+    return True
+
+
+flags.register_validator(
+    "noise", _noise_is_valid, "must be auto, 0, or a noise standard deviation >= 0 in 8-bit levels, e.g. 5"
 )
 flags.DEFINE_string(
     "kernel", None, "A known blur kernel (.npy, or .mat with variable 'Kernel') to use instead of estimating one."
 )
 flags.DEFINE_integer("seed", 0, "Seed of the PRNG (kernel gallery, weights, minibatches); same seed, same output.")
-flags.DEFINE_bool("save_kernels", False, "Also write NAME_kernel.npy and NAME_drk.npy next to each output.")
+flags.DEFINE_bool(
+    "save_kernels",
+    False,
+    "Also write NAME_kernel.npy (the blur the inverse was designed for), NAME_drk.npy (the restoration kernel) "
+    "and NAME_degradation.json (the estimated noise and the blur's explanations) next to each output.",
+)
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs (otherwise they are kept, and a folder run resumes).")
 flags.DEFINE_integer(
     "max_pixels",
@@ -97,7 +134,7 @@ flags.DEFINE_integer(
     lower_bound=1,
 )
 flags.DEFINE_bool("quiet", False, "Print only errors and the final summary.")
-flags.DEFINE_bool("verbose", False, "Also print the time of each stage.")
+flags.DEFINE_bool("verbose", False, "Also print the time of each stage, and the estimated noise and blur.")
 flags.DEFINE_integer(
     "batch_size",
     64,
@@ -214,6 +251,8 @@ def _progress(index: int, total: int, outcome, started: float) -> None:
     line = f"[{done}/{total}] {outcome.input.name}: {detail}, ETA {_format_seconds(eta)}"
     if FLAGS.verbose and outcome.stages:
         line += " (" + ", ".join(f"{k} {v:.2f} s" for k, v in outcome.stages.items()) + ")"
+    if FLAGS.verbose and outcome.estimate:
+        line += f"; {outcome.estimate}"
     _say(line)
 
 
@@ -240,6 +279,11 @@ def main(argv: list[str]) -> int:
     try:
         size = _size_request()
         output = _check_output_flags(Path(FLAGS.input), size) if FLAGS.input is not None else None
+        noise = _noise_value(FLAGS.noise)
+        if noise and not PRESETS[FLAGS.preset].models_noise:
+            raise _FlagError(
+                f"--noise={FLAGS.noise}: preset {FLAGS.preset} assumes a clean image; use --noise=auto or 0"
+            )
     except _FlagError as error:
         _error(str(error))
         return 1
@@ -271,6 +315,7 @@ def main(argv: list[str]) -> int:
         preset=FLAGS.preset,
         method=FLAGS.method,
         kernel=kernel,
+        noise=noise,
         save_kernels=FLAGS.save_kernels,
         overwrite=FLAGS.overwrite,
         max_pixels=FLAGS.max_pixels,
@@ -329,7 +374,8 @@ def main(argv: list[str]) -> int:
     except ImageError as error:
         _error(_explain(error))
         return 1
-    _say(f"wrote {outcome.output} in {outcome.seconds:.2f} s")
+    detail = f"; {outcome.estimate}" if FLAGS.verbose and outcome.estimate else ""
+    _say(f"wrote {outcome.output} in {outcome.seconds:.2f} s{detail}")
     return 0
 
 

@@ -122,7 +122,10 @@ class _Chunk:
             t = time.perf_counter()
             outcomes.write_result(source, result, run.targets[index], options=options, overwrite=run.overwrite)
             stages["write"] = time.perf_counter() - t
-            run.outcomes[index] = FileOutcome(source.image.path, run.targets[index], Status.DONE, stages=stages)
+            estimate = outcomes.describe_degradation(result.degradation, channels=source.image.pixels.shape[-1])
+            run.outcomes[index] = FileOutcome(
+                source.image.path, run.targets[index], Status.DONE, stages=stages, estimate=estimate
+            )
         except ImageError as error:
             run.fail(index, source.image.path, str(error))
         finally:
@@ -143,6 +146,10 @@ class _Chunk:
         """The chunk's pixels at `positions`, None elsewhere (the chunk API leaves those out)."""
         return [s.image.pixels if s is not None and p in positions else None for p, s in enumerate(self.sources)]
 
+    def jpeg_tables(self) -> list:
+        """Per position, the JPEG luma quantisation table of the file (None for others)."""
+        return [None if s is None else s.image.jpeg_luma_table for s in self.sources]
+
     def run(self, *, options: OutputOptions, compute: dict) -> None:
         on_result = functools.partial(self.on_result, options=options)
         scales = sorted({s.plan.scale for s in self.sources if s is not None})
@@ -150,7 +157,12 @@ class _Chunk:
             positions = {p for p, s in enumerate(self.sources) if s is not None and s.plan.scale == scale}
             try:
                 chunks.super_resolve_chunk(
-                    self.pixels(positions), scale=scale, on_result=on_result, timings=self.timings, **compute
+                    self.pixels(positions),
+                    scale=scale,
+                    jpeg_tables=self.jpeg_tables(),
+                    on_result=on_result,
+                    timings=self.timings,
+                    **compute,
                 )
             except Exception:  # noqa: BLE001 - isolate the file that broke the batch
                 self._retry_one_by_one(positions, on_result, compute)
@@ -167,6 +179,7 @@ class _Chunk:
                 chunks.super_resolve_chunk(
                     self.pixels({position}),
                     scale=source.plan.scale,
+                    jpeg_tables=self.jpeg_tables(),
                     on_result=on_result,
                     timings=self.timings,
                     **compute,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from pathlib import Path
 
 import numpy as np
 
-from issr_jax.io import FormatError, Image, ImageError, read_image, save_npy, write_image
+from issr_jax.degradation import Degradation
+from issr_jax.io import FormatError, Image, ImageError, read_image, save_npy, write_atomically, write_image
 from issr_jax.io.write import check_format, check_quality
+from issr_jax.noise.estimate import luma_noise_gain
 from issr_jax.output_size import OutputPlan, SizeRequest, plan_output, resize_to_plan
 from issr_jax.pipeline import MIN_SIDE, SuperResolution
 from issr_jax.resize import imresize
@@ -23,6 +26,7 @@ __all__ = [
     "Source",
     "Status",
     "check_output",
+    "describe_degradation",
     "describe_failure",
     "read_input",
     "write_result",
@@ -51,6 +55,7 @@ class FileOutcome:
     problem: str = ""
     seconds: float = 0.0
     stages: dict = dataclasses.field(default_factory=dict)
+    estimate: str = ""  # what stage 1 found (`describe_degradation`), for --verbose
 
 
 @dataclasses.dataclass
@@ -74,7 +79,8 @@ class OutputOptions:
         quality: JPEG/WebP quality 1-100, or None (JPEG 95, WebP lossless).
         strip_metadata: write no ICC profile, PNG colour chunks or EXIF (else the input's
             are carried over).
-        save_kernels: also write `NAME_kernel.npy` and `NAME_drk.npy` beside each output.
+        save_kernels: also write `NAME_kernel.npy`, `NAME_drk.npy` and
+            `NAME_degradation.json` (the noise and the blur's explanations) beside each output.
     """
 
     size: SizeRequest
@@ -156,6 +162,33 @@ def write_result(
         stem = output_path.with_suffix("")
         save_npy(Path(f"{stem}_kernel.npy"), np.asarray(result.kernel), overwrite=overwrite)
         save_npy(Path(f"{stem}_drk.npy"), np.asarray(result.drk), overwrite=overwrite)
+        if result.degradation is not None:
+            record = _degradation_record(result.degradation, channels=image.pixels.shape[-1])
+            text = json.dumps(record, indent=2) + "\n"
+            write_atomically(Path(f"{stem}_degradation.json"), text.encode(), overwrite=overwrite)
+
+
+def _degradation_record(degradation: Degradation, *, channels: int) -> dict:
+    luma = float(degradation.noise)
+    return {
+        "noise": round(luma / luma_noise_gain(channels), 4),
+        "noise_luma": round(luma, 4),
+        "noise_units": "standard deviation in 8-bit levels, per channel (noise) and of the BT.601 luma",
+        "explanations": [
+            {"weight": round(float(w), 4), "slope": round(float(a), 4), "kernel_size": int(np.shape(k)[-1])}
+            for w, a, k in zip(degradation.weights, degradation.slopes, degradation.kernels)
+        ],
+    }
+
+
+def describe_degradation(degradation: Degradation | None, *, channels: int) -> str:
+    """One line on what stage 1 found: the noise and the weights of the explanations."""
+    if degradation is None:
+        return ""
+    luma = float(degradation.noise)
+    weights = ", ".join(f"{float(w):.2f}" for w in np.asarray(degradation.weights)[:4])
+    more = "" if len(degradation.weights) <= 4 else f", ... ({len(degradation.weights)})"
+    return f"noise {luma / luma_noise_gain(channels):.2f} (luma {luma:.2f}), blur explanation weights {weights}{more}"
 
 
 def describe_failure(path: Path, error: Exception) -> str:

@@ -22,6 +22,7 @@ from issr_jax.app.naming import output_paths
 from issr_jax.app.outcomes import FAILURES_NAME, PNG_COMPRESS_LEVEL, FileOutcome, FolderSummary, OutputOptions, Status
 from issr_jax.batch import chunks
 from issr_jax.batch.mesh import batch_mesh
+from issr_jax.degradation import checked_noise
 from issr_jax.io import DEFAULT_MAX_PIXELS, ImageError, OutputExistsError, list_images, remove_stale_temporaries
 from issr_jax.output_size import SizeRequest
 from issr_jax.presets import Preset, get_preset
@@ -50,6 +51,7 @@ def super_resolve_file(
     preset: str | Preset = "default",
     method: str = "drk",
     kernel: np.ndarray | None = None,
+    noise: float | None = None,
     save_kernels: bool = False,
     overwrite: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -73,7 +75,7 @@ def super_resolve_file(
         input_path, output_path: the files.
         scale, outscale, width, height: the output size, one of them (or width and
             height): an integer `scale`, or any size by `issr_jax.output_size`.
-        key, preset, method, kernel: as `issr_jax.super_resolve`.
+        key, preset, method, kernel, noise: as `issr_jax.super_resolve`.
         save_kernels, overwrite: see above.
         max_pixels: refuse images whose super-resolved size (before any resize) exceeds it.
         quality: JPEG/WebP quality 1-100 (None: JPEG 95, WebP lossless).
@@ -91,6 +93,7 @@ def super_resolve_file(
         strip_metadata=strip_metadata,
         save_kernels=save_kernels,
     )
+    noise = checked_noise(noise, preset=get_preset(preset))
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise ImageError(output_path, "output is the input file; the input is never modified")
@@ -109,6 +112,8 @@ def super_resolve_file(
         preset=preset,
         method=method,
         kernel=kernel,
+        noise=noise,
+        jpeg_tables=[source.image.jpeg_luma_table],
         mesh=mesh,
         on_result=results.append,
         timings=stages,
@@ -119,7 +124,9 @@ def super_resolve_file(
     t = time.perf_counter()
     outcomes.write_result(source, item.result, output_path, options=options, overwrite=overwrite)
     stages["write"] = time.perf_counter() - t
-    return FileOutcome(input_path, output_path, Status.DONE, seconds=time.perf_counter() - start, stages=stages)
+    estimate = outcomes.describe_degradation(item.result.degradation, channels=source.image.pixels.shape[-1])
+    seconds = time.perf_counter() - start
+    return FileOutcome(input_path, output_path, Status.DONE, seconds=seconds, stages=stages, estimate=estimate)
 
 
 def super_resolve_folder(
@@ -134,6 +141,7 @@ def super_resolve_folder(
     preset: str | Preset = "default",
     method: str = "drk",
     kernel: np.ndarray | None = None,
+    noise: float | None = None,
     save_kernels: bool = False,
     overwrite: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -194,6 +202,7 @@ def super_resolve_folder(
         strip_metadata=strip_metadata,
         save_kernels=save_kernels,
     )
+    noise = checked_noise(noise, preset=get_preset(preset))
     input_folder, output_folder = Path(input_folder), Path(output_folder)
     images, ignored = list_images(input_folder)
     if files is not None:
@@ -202,7 +211,9 @@ def super_resolve_folder(
     _prepare_output_folder(input_folder, output_folder, remove_temporaries=remove_temporaries)
     start = time.perf_counter()
     run = FolderRun(images, targets, refused=refused, overwrite=overwrite, on_outcome=on_outcome)
-    compute = dict(key=key, preset=get_preset(preset), method=method, kernel=kernel, mesh=mesh or batch_mesh())
+    compute = dict(
+        key=key, preset=get_preset(preset), method=method, kernel=kernel, noise=noise, mesh=mesh or batch_mesh()
+    )
     run.run(chunk_size=chunk_size, max_pixels=max_pixels, options=options, compute=compute)
     _write_failures(output_folder / failures_name, run.outcomes)
     return FolderSummary(run.outcomes, ignored, time.perf_counter() - start)

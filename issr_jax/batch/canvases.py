@@ -14,6 +14,10 @@ and the result is exactly the image's own restore (up to FFT rounding, ~1e-7):
   indices (a gather), so the rows past the border are HR mirror rows; the canvas keeps
   at least r of them (or none: canvas = image, where `apply_drk`'s own padding applies).
 
+- Denoising (presets with `denoise`): the LR denoiser's result near a border is that of
+  the mirror-extended image (`restoration.denoise`), so a canvas that extends the image
+  by at least `REACH + 1` LR pixels gives the image's own result inside the true region.
+
 Portrait images are transposed (with their DRK) to share landscape buckets.
 
 Batches of canvases are split over the devices of a mesh with `shard_map` (each device
@@ -34,15 +38,16 @@ from jax.sharding import NamedSharding, PartitionSpec
 from issr_jax.batch.mesh import AXIS
 from issr_jax.pipeline import Inverse, restoration, restore_with
 from issr_jax.resize import mirror_indices
+from issr_jax.restoration import denoise as denoiser
 
 __all__ = ["LADDER", "Canvas", "bucket_length", "canvas_margin", "canvas_shape", "make_canvas", "restore_canvases"]
 
 LADDER = (4, 5, 6, 7)  # canvas sides are m * 2^k: at most 25% (typically ~10%) past the image
 
 
-def canvas_margin(*, scale: int, drk_size: int) -> int:
+def canvas_margin(*, scale: int, drk_size: int, denoise: bool = False) -> int:
     """LR pixels a canvas must extend past an image side (unless it fits exactly)."""
-    return max(2, math.ceil((drk_size // 2) / scale))
+    return max(2, math.ceil((drk_size // 2) / scale), denoiser.REACH + 1 if denoise else 0)
 
 
 def bucket_length(n: int, *, margin: int) -> int:
@@ -78,25 +83,33 @@ class Canvas(NamedTuple):
     transposed: bool
 
 
-def canvas_shape(height: int, width: int, *, scale: int, drk_size: int) -> tuple[int, int, bool]:
-    """`(Hb, Wb, transposed)`: the bucket of an LR image of `height x width`."""
-    margin = canvas_margin(scale=scale, drk_size=drk_size)
+def canvas_shape(height: int, width: int, *, scale: int, drk_size: int, denoise: bool = False) -> tuple[int, int, bool]:
+    """`(Hb, Wb, transposed)`: the bucket of an LR image of `height x width` (`denoise`:
+    the image will be denoised on its canvas)."""
+    margin = canvas_margin(scale=scale, drk_size=drk_size, denoise=denoise)
     transposed = height > width
     if transposed:
         height, width = width, height
     return bucket_length(height, margin=margin), bucket_length(width, margin=margin), transposed
 
 
-def make_canvas(image: np.ndarray, *, scale: int, drk_size: int, shape: tuple[int, int, bool] | None = None) -> Canvas:
+def make_canvas(
+    image: np.ndarray,
+    *,
+    scale: int,
+    drk_size: int,
+    shape: tuple[int, int, bool] | None = None,
+    denoise: bool = False,
+) -> Canvas:
     """Places an `[H, W, C]` LR image on its bucket canvas (or on `shape`, a bucket of
     `canvas_shape` at least as large)."""
     image = np.asarray(image, np.float32)
     h, w = image.shape[:2]
-    hb, wb, transposed = shape or canvas_shape(h, w, scale=scale, drk_size=drk_size)
+    hb, wb, transposed = shape or canvas_shape(h, w, scale=scale, drk_size=drk_size, denoise=denoise)
     if transposed:
         image = np.swapaxes(image, 0, 1)
         h, w = w, h
-    margin = canvas_margin(scale=scale, drk_size=drk_size)
+    margin = canvas_margin(scale=scale, drk_size=drk_size, denoise=denoise)
     for side, length in ((h, hb), (w, wb)):
         if length != side and length < side + margin:
             raise ValueError(f"canvas side {length} is too close to the image side {side} (margin {margin})")
@@ -106,24 +119,30 @@ def make_canvas(image: np.ndarray, *, scale: int, drk_size: int, shape: tuple[in
     return Canvas(pixels, rows, cols, h, w, transposed)
 
 
-def _restore_canvas(pixels, drk, rows, cols, *, scale: int, color: str):
+def _restore_canvas(pixels, drk, rows, cols, sigma, *, scale: int, color: str, denoise: bool):
     """`pipeline.restore` (method "drk") on one canvas: `[s Hb, s Wb, C]`; the upsampled
     planes are re-indexed to mirror the HR image past its true border first."""
     restore_planes = restoration(Inverse(drk, None), method="drk", preset=None)
     mirrored = lambda planes: restore_planes(jnp.take(jnp.take(planes, rows, axis=0), cols, axis=1))
-    return restore_with(pixels, mirrored, scale=scale, color=color)
+    return restore_with(pixels, mirrored, scale=scale, color=color, denoise=sigma if denoise else None)
 
 
 @functools.cache
-def _batched_restore(mesh: jax.sharding.Mesh, scale: int, color: str):
-    body = jax.vmap(functools.partial(_restore_canvas, scale=scale, color=color))
+def _batched_restore(mesh: jax.sharding.Mesh, scale: int, color: str, denoise: bool):
+    body = jax.vmap(functools.partial(_restore_canvas, scale=scale, color=color, denoise=denoise))
     spec = PartitionSpec(AXIS)
     # shard_map, not a sharded jit: under jit the partitioner all-gathers batched FFTs.
-    return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(spec,) * 4, out_specs=spec, check_vma=False))
+    return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(spec,) * 5, out_specs=spec, check_vma=False))
 
 
 def restore_canvases(
-    canvases: list[Canvas], drks: list[np.ndarray], *, scale: int, color: str, mesh
+    canvases: list[Canvas],
+    drks: list[np.ndarray],
+    *,
+    scale: int,
+    color: str,
+    mesh,
+    denoise: list[float] | None = None,
 ) -> list[np.ndarray]:
     """Restores canvases of one bucket shape in one call, the batch split over `mesh`.
 
@@ -135,6 +154,8 @@ def restore_canvases(
             a transposed canvas gets the transposed DRK here).
         scale: integer factor; color: `"y"` (luma of RGB canvases) or `"rgb"`.
         mesh: from `batch.mesh.batch_mesh`.
+        denoise: None, or per canvas the luma noise removed first (canvases made with
+            `denoise=True`).
 
     Returns:
         The `[s H, s W, C] float32` results, cropped to the true region and transposed back.
@@ -145,11 +166,13 @@ def restore_canvases(
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     stack = lambda arrays: jax.device_put(np.stack([arrays[i] for i in order]), sharding)
     oriented = [d.T if c.transposed else d for c, d in zip(canvases, np.asarray(drks, np.float32))]
-    out = _batched_restore(mesh, scale, color)(
+    sigmas = np.asarray(denoise if denoise is not None else [0.0] * count, np.float32)
+    out = _batched_restore(mesh, scale, color, denoise is not None)(
         stack([c.pixels for c in canvases]),
         stack(oriented),
         stack([c.rows for c in canvases]),
         stack([c.cols for c in canvases]),
+        stack(sigmas),
     )
     out = np.asarray(out)
     results = []

@@ -4,12 +4,11 @@
 for that image's shape. For a dataset this module runs each stage over a *chunk* of
 images at once:
 
-1. estimate (`estimate_chunk`): the `default` preset's spectral estimate needs only each
-   image's Welch tiles, gathered in NumPy; images with the same tile side and tile count
-   (a power of two) are estimated in one batched call
-   (`kernels.spectral.estimate_spectral_kernels`, on one device: it is a few
-   milliseconds per image). The paper's Eq. 5 gallery is cheap and is drawn per image
-   (`pipeline.estimate_kernels`).
+1. estimate (`degradation.estimate_degradations`): the spectral and blind estimates need
+   only each image's Welch tiles (and, for the noise level, a sample of its patches),
+   gathered in NumPy; images with the same tile side and tile count (a power of two)
+   are estimated in one batched call, on one device. The paper's Eq. 5 gallery is cheap
+   and is drawn per image.
 2. invert (`design_chunk`): the chunk's inverses are designed in batched calls of one
    fixed size (`pipeline.design_inverse_batch`), so one compile per run.
 3. restore (`restore_chunk`): images are placed on bucket canvases
@@ -42,16 +41,14 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from issr_jax.batch import canvases, tiles
 from issr_jax.batch.mesh import AXIS, batch_mesh
-from issr_jax.kernels.spectral import estimate_spectral_kernels
+from issr_jax.degradation import Degradation, checked_noise, estimate_degradations, mean_kernel
 from issr_jax.pipeline import (
     Inverse,
     SuperResolution,
-    as_kernels,
     checked_image,
     checked_preset,
     design_gallery,
     design_inverse_batch,
-    estimate_kernels,
     fit_gallery,
     fit_gallery_batch,
     restore,
@@ -64,7 +61,6 @@ __all__ = [
     "ChunkResult",
     "chunks",
     "design_chunk",
-    "estimate_chunk",
     "restore_chunk",
     "super_resolve_chunk",
     "super_resolve_dataset",
@@ -102,27 +98,6 @@ def chunks(
     return result
 
 
-# ------------------------------------------------------------------------------- estimate
-
-
-def estimate_chunk(images: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset) -> list[np.ndarray]:
-    """Stage 1 for a chunk: each image's `pipeline.estimate_kernels`, as `[N, k, k]` NumPy.
-
-    The spectral estimate goes through `estimate_spectral_kernels` (a few batched calls,
-    whatever the image sizes), then `pipeline.as_kernels` as for one image; the paper's
-    Eq. 5 gallery is a few image statistics and N Gaussians, drawn per image.
-
-    Args:
-        images: `[H_i, W_i, C_i] float32` in [0, 1] (from `pipeline.checked_image`).
-        scale: integer SR factor.
-        key: the estimation key (`pipeline.stage_keys`), shared by all images.
-        preset: `preset.estimator` picks the estimator.
-    """
-    if preset.estimator != "spectral":
-        return [np.asarray(estimate_kernels(jnp.asarray(im), scale=scale, key=key, preset=preset)) for im in images]
-    return [np.asarray(as_kernels(kernel)) for kernel in estimate_spectral_kernels(images, scale=scale)]
-
-
 # --------------------------------------------------------------------------------- invert
 
 
@@ -140,7 +115,7 @@ def _sharded_fit(mesh, preset: Preset):
     return jax.jit(jax.shard_map(fit, mesh=mesh, in_specs=(spec, spec), out_specs=spec, check_vma=False))
 
 
-def design_chunk(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array, preset: Preset, mesh) -> Inverse:
+def design_chunk(degradations: Sequence[Degradation], *, scale: int, key: jax.Array, preset: Preset, mesh) -> Inverse:
     """Stage 2 for a chunk, in batched calls (`pipeline.design_inverse_batch` and, for
     the identity fits, its two halves `pipeline.fit_gallery` and `fit_gallery_batch`).
 
@@ -150,7 +125,7 @@ def design_chunk(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array,
     by repeating the last gallery, so memory stays bounded whatever the chunk size.
 
     Args:
-        galleries: `[N, k, k]` each (same N and k), from `pipeline.design_gallery`.
+        degradations: from stage 1 (the same N and k for all).
         scale: integer SR factor.
         key: the inversion key (`pipeline.stage_keys`), shared by all.
         preset: `preset.inverse` picks the identity fit or the closed form.
@@ -159,15 +134,17 @@ def design_chunk(galleries: Sequence[np.ndarray], *, scale: int, key: jax.Array,
     Returns:
         `Inverse` with NumPy leaves of leading axis `len(galleries)`.
     """
-    count = len(galleries)
+    count = len(degradations)
     step = FIT_BATCH * mesh.size if preset.fits else INVERT_BATCH
     sharding = NamedSharding(mesh, PartitionSpec(AXIS))
     parts = []
     for start in range(0, count, step):
-        stacked = np.stack([galleries[min(i, count - 1)] for i in range(start, start + step)]).astype(np.float32)
+        members = [degradations[min(i, count - 1)] for i in range(start, start + step)]
+        stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *members)
         if preset.fits:
             keys = jax.device_put(jnp.stack([key] * step), sharding)
-            gallery = jax.device_put(fit_gallery(stacked, scale=scale, preset=preset), sharding)
+            kernels = design_gallery(np.asarray(stacked.kernels, np.float32), preset=preset)
+            gallery = jax.device_put(fit_gallery(kernels, scale=scale, preset=preset), sharding)
             inverse = _sharded_fit(mesh, preset)(gallery, keys)
         else:  # closed form, solved in float64; no key
             inverse = design_inverse_batch(stacked, scale=scale, keys=None, preset=preset)
@@ -186,26 +163,40 @@ def restore_chunk(
     color: str,
     mesh,
     on_result: Callable[[int, np.ndarray], None],
+    denoise: Sequence[float] | None = None,
     tile_threshold: int = tiles.TILE_THRESHOLD_PIXELS,
 ) -> None:
     """Stage 3 (method "drk") for a chunk, bucketed, a mesh's worth per call.
 
     Calls `on_result(i, [s H_i, s W_i, C_i] float32)` as each image is done (so the
-    caller can write it and let it go), bucket by bucket.
+    caller can write it and let it go), bucket by bucket. `denoise`: None, or per image
+    the luma noise removed first (`pipeline.Inverse.denoise`).
     """
     groups: dict[tuple, list[int]] = {}
+    denoising = denoise is not None
     for i, (image, drk) in enumerate(zip(images, drks)):
         h, w, c = image.shape
+        sigma = denoise[i] if denoising else None
         if tiles.needs_tiles(h, w, scale=scale, threshold=tile_threshold):
-            on_result(i, tiles.restore_tiled(image, drk, scale=scale, color=color, mesh=mesh))
+            on_result(i, tiles.restore_tiled(image, drk, scale=scale, color=color, mesh=mesh, denoise=sigma))
             continue
-        bucket = canvases.canvas_shape(h, w, scale=scale, drk_size=drk.shape[0])
+        bucket = canvases.canvas_shape(h, w, scale=scale, drk_size=drk.shape[0], denoise=denoising)
         groups.setdefault((bucket, c, drk.shape[0]), []).append(i)
     for (bucket, _, drk_size), members in groups.items():
         for start in range(0, len(members), mesh.size):
             batch = members[start : start + mesh.size]
-            placed = [canvases.make_canvas(images[i], scale=scale, drk_size=drk_size, shape=bucket) for i in batch]
-            outs = canvases.restore_canvases(placed, [drks[i] for i in batch], scale=scale, color=color, mesh=mesh)
+            placed = [
+                canvases.make_canvas(images[i], scale=scale, drk_size=drk_size, shape=bucket, denoise=denoising)
+                for i in batch
+            ]
+            outs = canvases.restore_canvases(
+                placed,
+                [drks[i] for i in batch],
+                scale=scale,
+                color=color,
+                mesh=mesh,
+                denoise=[denoise[i] for i in batch] if denoising else None,
+            )
             for i, out in zip(batch, outs):
                 on_result(i, out)
 
@@ -243,6 +234,8 @@ def super_resolve_chunk(
     preset: str | Preset = "default",
     method: str = "drk",
     kernel: np.ndarray | None = None,
+    noise: float | None = None,
+    jpeg_tables: Sequence[np.ndarray | None] | None = None,
     mesh=None,
     on_result: Callable[[ChunkResult], None],
     timings: dict | None = None,
@@ -255,6 +248,9 @@ def super_resolve_chunk(
         scale, key, preset, method: as in `pipeline.super_resolve`; every image uses `key`.
         kernel: None (estimate each image's), one `[k, k]` kernel for every image, or a
             sequence of `[k, k]` kernels (same k), one per entry of `images`.
+        noise: as in `pipeline.super_resolve`, the same for every image.
+        jpeg_tables: None, or per entry of `images` None or the luma quantisation table
+            of the JPEG it was decoded from (`pipeline.super_resolve`'s `jpeg_table`).
         mesh: from `batch.mesh.batch_mesh` (default: all local devices).
         on_result: called once per (non-None) image with a `ChunkResult`, as soon as that
             image is restored; an image the pipeline rejects gets its error instead, and the
@@ -262,6 +258,7 @@ def super_resolve_chunk(
         timings: optional dict; seconds of "estimate", "invert", "restore" are added to it.
     """
     preset = checked_preset(preset, method=method)
+    noise = checked_noise(noise, preset=preset)
     kernel = _supplied_kernels(kernel, len(images))
     per_image = kernel is not None and kernel.ndim == 3
     mesh = mesh or batch_mesh()
@@ -280,26 +277,32 @@ def super_resolve_chunk(
     pixels = [image for _, image in ready]
 
     start = time.perf_counter()
-    if per_image:
-        estimates = [as_kernels(kernel[i]) for i, _ in ready]
-    elif kernel is not None:  # one supplied kernel: one inverse for every image
-        estimates = [as_kernels(kernel)]
+    # One supplied kernel and no noise model: one degradation, one inverse for every image.
+    shared = kernel is not None and not per_image and not preset.models_noise
+    if kernel is None:
+        known = None
+    elif per_image:
+        known = [kernel[i] for i, _ in ready]
     else:
-        estimates = estimate_chunk(pixels, scale=scale, key=estimate_key, preset=preset)
-    galleries = [np.asarray(design_gallery(e, preset=preset)) for e in estimates]
+        known = [kernel] * (1 if shared else len(ready))
+    estimate_images = pixels[:1] if shared else pixels
+    tables = None if jpeg_tables is None or shared else [jpeg_tables[i] for i, _ in ready]
+    degradations = estimate_degradations(
+        estimate_images, scale=scale, key=estimate_key, preset=preset, noise=noise, kernels=known, jpeg_tables=tables
+    )
     timings["estimate"] = timings.get("estimate", 0.0) + time.perf_counter() - start
 
     start = time.perf_counter()
-    inverses = design_chunk(galleries, scale=scale, key=inverse_key, preset=preset, mesh=mesh)
+    inverses = design_chunk(degradations, scale=scale, key=inverse_key, preset=preset, mesh=mesh)
     drks = np.asarray(inverses.drk, np.float32)
-    shared = kernel is not None and not per_image  # one inverse serves every image
     pick = (lambda j: 0) if shared else (lambda j: j)
+    denoise = [float(np.asarray(inverses.denoise)[pick(j)]) for j in range(len(pixels))] if preset.denoise else None
     timings["invert"] = timings.get("invert", 0.0) + time.perf_counter() - start
 
     def deliver(j: int, out: np.ndarray) -> None:
         fit = None if inverses.fit is None else jax.tree.map(lambda leaf: leaf[pick(j)], inverses.fit)
-        kernel_mean = np.mean(galleries[pick(j)], axis=0)
-        result = SuperResolution(out, kernel_mean, drks[pick(j)], fit)
+        degradation = degradations[pick(j)]
+        result = SuperResolution(out, mean_kernel(degradation), drks[pick(j)], fit, degradation)
         on_result(ChunkResult(ready[j][0], result=result))
 
     start = time.perf_counter()
@@ -311,6 +314,7 @@ def super_resolve_chunk(
             color=preset.color,
             mesh=mesh,
             on_result=deliver,
+            denoise=denoise,
             tile_threshold=tile_threshold,
         )
     else:  # running the L-CNN itself: per image, at its own shape
@@ -335,6 +339,7 @@ def super_resolve_dataset(
     preset: str | Preset = "default",
     method: str = "drk",
     kernel: np.ndarray | None = None,
+    noise: float | None = None,
     chunk_size: int = CHUNK_SIZE,
     mesh=None,
 ) -> list[SuperResolution]:
@@ -347,6 +352,7 @@ def super_resolve_dataset(
             equals `pipeline.super_resolve(images[i], key=key)` to float rounding.
         preset, method: as in `pipeline.super_resolve`.
         kernel: None (estimate each image's), one `[k, k]` kernel for all, or one per image.
+        noise: as in `pipeline.super_resolve` (None: measured per image), the same for all.
         chunk_size: images per chunk (memory bound).
         mesh: from `batch.mesh.batch_mesh` (default: all local devices).
 
@@ -389,6 +395,7 @@ def super_resolve_dataset(
             preset=preset,
             method=method,
             kernel=chunk_kernel,
+            noise=noise,
             mesh=mesh,
             on_result=shifted,
         )

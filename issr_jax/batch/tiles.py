@@ -4,17 +4,21 @@ Large outputs are restored in overlapping tiles (`restore_tiled`), all of one LR
 shape, each with `tile_margin` LR pixels on every side that is not an image border:
 bicubic spoils 3 s HR pixels next to a crop edge and the DRK spreads that by r, so
 `3 + ceil(r / s)` LR pixels of margin leave every kept pixel exact. Image borders are
-crop borders, so they get the same symmetric padding as the untiled image.
+crop borders, so they get the same symmetric padding as the untiled image. An image to
+denoise (presets with `denoise`) is denoised whole first (`restoration.denoise`: a few
+planes of the LR size), then tiled.
 """
 
 from __future__ import annotations
 
 import math
 
+import jax
 import numpy as np
 
 from issr_jax.batch.canvases import bucket_length, canvas_shape, make_canvas, restore_canvases
 from issr_jax.batch.mesh import batch_mesh
+from issr_jax.restoration.denoise import denoise_image
 
 __all__ = ["TILE_OUTPUT_SIDE", "TILE_THRESHOLD_PIXELS", "needs_tiles", "restore_tiled", "tile_margin"]
 
@@ -61,6 +65,7 @@ def restore_tiled(
     color: str,
     mesh=None,
     tile_side: int = TILE_OUTPUT_SIDE,
+    denoise: float | None = None,
 ) -> np.ndarray:
     """`pipeline.restore` (method "drk") of a large image, in overlapping tiles.
 
@@ -75,11 +80,14 @@ def restore_tiled(
         scale: integer factor; color: `"y"` restores BT.601 Y only (RGB input), `"rgb"` every channel.
         mesh: from `batch_mesh` (default: all local devices).
         tile_side: HR side of a tile (LR crop side about `tile_side / scale`).
+        denoise: None, or the luma noise removed from the LR image first.
 
     Returns:
         `[s H, s W, C] float32`, equal to the untiled restore to float rounding.
     """
     image = np.asarray(image, np.float32)
+    if denoise is not None:
+        image = np.asarray(_denoise(image, np.float32(denoise)))
     mesh = mesh or batch_mesh()
     drk = np.asarray(drk, np.float32)
     h, w, c = image.shape
@@ -106,3 +114,6 @@ def restore_tiled(
                 scale * (r1 - r0) : scale * (r2 - r0), scale * (q1 - q0) : scale * (q2 - q0)
             ]
     return out
+
+
+_denoise = jax.jit(denoise_image)
