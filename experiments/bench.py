@@ -115,13 +115,13 @@ def _child_folder(inputs: str, outputs: str, scale: int, preset: str = "default"
 
 
 def _galleries(preset, scale: int, count: int):
-    """`count` stage-1 galleries of the preset's estimator, `[count, N, k, k]`."""
+    """`count` stage-1 outputs of the preset's estimator (`Degradation`, leading axis count)."""
     import jax
     import jax.numpy as jnp
     import numpy as np
 
+    from issr_jax.degradation import as_degradation, estimate_degradation
     from issr_jax.kernels.gaussian import gaussian_kernel
-    from issr_jax.pipeline import design_gallery, estimate_kernels
 
     rng = np.random.default_rng(0)
     if preset.estimator == "spectral":
@@ -131,12 +131,12 @@ def _galleries(preset, scale: int, count: int):
             sigma_y=rng.uniform(0.4, 1.2) * scale,
             theta=rng.uniform(0, 3),
         )
-        kernels = jnp.stack([make()[None] for _ in range(count)])
+        degradations = [as_degradation(make()) for _ in range(count)]
     else:
         image = jnp.asarray(rng.random((64, 64, 3), np.float32))
         keys = jax.random.split(jax.random.key(0), count)
-        kernels = jnp.stack([estimate_kernels(image, scale=scale, key=k, preset=preset) for k in keys])
-    return design_gallery(kernels, preset=preset)
+        degradations = [estimate_degradation(image, scale=scale, key=k, preset=preset) for k in keys]
+    return jax.tree.map(lambda *leaves: np.stack(leaves), *degradations)
 
 
 def _child_invert(scale: int, count: int, preset: str, **_) -> dict:

@@ -23,6 +23,7 @@ from absl import app, flags
 
 from experiments.harness.scoring import score
 from issr_jax import pipeline
+from issr_jax.degradation import estimate_degradation
 from issr_jax.io import read_image
 from issr_jax.presets import get_preset
 from issr_jax.restoration.lmmse import lmmse_restoration_kernel, restoration_kernel_size
@@ -35,7 +36,7 @@ _STEPS = flags.DEFINE_list("steps", "2000,4000", "Adam steps of the dil_chain fi
 
 def _psnr(lr: np.ndarray, hr: np.ndarray, drk: np.ndarray, *, scale: int) -> float:
     inverse = pipeline.Inverse(np.asarray(drk, np.float32), None)
-    sr = pipeline.restore(lr, inverse, scale=scale, color="y", method="drk", preset=get_preset("default"))
+    sr = pipeline.restore(lr, inverse, scale=scale, color="y", method="drk", preset=get_preset("fast"))
     return score(np.asarray(sr), hr, scale=scale, niqe_model=None)["psnr"]
 
 
@@ -54,9 +55,9 @@ def _scale_rows(root: Path, scale: int, sizes: list[int], steps_list: list[int])
     truths = [read_image(root / "HR" / p.name).pixels for p in paths]
     truths = [hr[: lr.shape[0] * scale, : lr.shape[1] * scale] for lr, hr in zip(images, truths)]
     estimate_key, inverse_key = pipeline.stage_keys(jax.random.key(0), preset=chain)
-    kernels = np.stack(
-        [np.asarray(pipeline.estimate_kernels(lr, scale=scale, key=estimate_key, preset=chain)) for lr in images]
-    )
+    degradations = [estimate_degradation(lr, scale=scale, key=estimate_key, preset=chain) for lr in images]
+    stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *degradations)
+    kernels = stacked.kernels
     scores = lambda drks: [_psnr(lr, hr, d, scale=scale) for lr, hr, d in zip(images, truths, drks)]
     reference = scores(lmmse_restoration_kernel(kernels[:, 0], scale=scale))
     rows = []
@@ -69,9 +70,8 @@ def _scale_rows(root: Path, scale: int, sizes: list[int], steps_list: list[int])
         # One Adam step per epoch (the gallery is one minibatch); the rate decays halfway.
         preset = chain.replace(fit=dataclasses.replace(chain.fit, epochs=steps, decay_every_epochs=steps // 2))
         start = time.perf_counter()
-        gallery = pipeline.design_gallery(kernels, preset=preset)
         keys = jax.numpy.stack([inverse_key] * len(images))
-        drks = np.asarray(pipeline.design_inverse_batch(gallery, scale=scale, keys=keys, preset=preset).drk)
+        drks = np.asarray(pipeline.design_inverse_batch(stacked, scale=scale, keys=keys, preset=preset).drk)
         seconds = time.perf_counter() - start
         rows.append(_row(scale, f"`dil_chain` fit, {steps} Adam steps", scores(drks), reference, seconds))
     return rows

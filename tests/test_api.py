@@ -15,7 +15,7 @@ IMAGE_FUNCTIONS = [
     issr_jax.imresize,
     issr_jax.apply_drk,
     issr_jax.rgb_to_y,
-    issr_jax.estimate_kernels,
+    issr_jax.estimate_degradation,
     issr_jax.paper_sigma,
     issr_jax.kernel_gallery,
     issr_jax.estimate_spectral_kernel,

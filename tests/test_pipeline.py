@@ -147,9 +147,10 @@ def test_lcnn_method_refuses_outputs_it_cannot_hold():
 
 
 def test_closed_form_design_under_jit_says_to_call_it_outside():
+    from issr_jax.degradation import as_degradation
     from issr_jax.pipeline import design_inverse
     from issr_jax.presets import DEFAULT
 
-    kernels = np.full((1, 11, 11), 1 / 121, np.float32)
+    degradation = as_degradation(np.full((11, 11), 1 / 121, np.float32))
     with pytest.raises(TypeError, match="outside jit"):
-        jax.jit(lambda k: design_inverse(k, scale=2, key=jax.random.key(0), preset=DEFAULT).drk)(kernels)
+        jax.jit(lambda d: design_inverse(d, scale=2, key=jax.random.key(0), preset=DEFAULT).drk)(degradation)

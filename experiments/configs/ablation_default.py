@@ -20,11 +20,11 @@ def get_config():
             bicubic=common.BICUBIC,
             paper_k_paper_dil=common.spec("Eq. 5 K + DIL (= paper preset)", preset="paper"),
             spectral_k_paper_dil=common.spec("spectral K + DIL", preset="paper", overrides=dict(estimator="spectral")),
-            paper_k_lmmse=common.spec("Eq. 5 K + LMMSE", preset="default", overrides=dict(estimator="paper")),
-            spectral_k_lmmse=common.spec("spectral K + LMMSE (= default preset)", preset="default"),
+            paper_k_lmmse=common.spec("Eq. 5 K + LMMSE", preset="fast", overrides=dict(estimator="paper")),
+            spectral_k_lmmse=common.spec("spectral K + LMMSE (= fast preset)", preset="fast"),
             spectral_k_chain_dil=common.spec("spectral K + DIL of the chain (= dil_chain preset)", preset="dil_chain"),
-            true_k_lmmse=common.spec("true K + LMMSE", preset="default", kernel_source="true"),
-            default_rgb=common.spec("default preset, colour rgb", preset="default", overrides=dict(color="rgb")),
+            true_k_lmmse=common.spec("true K + LMMSE", preset="fast", kernel_source="true"),
+            default_rgb=common.spec("fast preset, colour rgb", preset="fast", overrides=dict(color="rgb")),
         ),
     )
     config.save_images = False

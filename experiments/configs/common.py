@@ -4,7 +4,7 @@ A method spec says how one row of a results table is produced:
 
 - `kind`: `"bicubic"`, `"issr"` (the pipeline: estimate, invert, restore), `"wiener"` or
   `"pinv"` (the baselines of `issr_jax.restoration.baselines`).
-- `preset`: the library preset the row starts from (`default`, `paper`, `paper_literal`);
+- `preset`: the library preset the row starts from (`default`, `fast`, `paper`, ...);
   for `wiener`/`pinv` it picks the kernel estimator when `kernel_source="estimated"`.
 - `overrides`: changes to that preset, nested like the dataclasses, e.g.
   `{"estimator": "paper", "fit": {"learning_rate": 0.1, "weights": {"pinv": 0.0}}}`.
@@ -72,5 +72,8 @@ def base_config(*, datasets: str, scales: str, specs: dict, title: str) -> ml_co
 BICUBIC = spec("Bicubic (MATLAB imresize)", kind="bicubic")
 PAPER_DRK = spec("ISSR-DIL paper preset, DRK", preset="paper", method="drk")
 PAPER_LCNN = spec("ISSR-DIL paper preset, L-CNN", preset="paper", method="lcnn")
-DEFAULT_DRK = spec("default preset (spectral K + LMMSE), DRK", preset="default", method="drk")
+DEFAULT_DRK = spec("default preset (noise, blind K, denoised + LMMSE), DRK", preset="default", method="drk")
+FAST_DRK = spec("fast preset (spectral K + LMMSE), DRK", preset="fast", method="drk")
 DIL_CHAIN_DRK = spec("dil_chain preset (spectral K + DIL of the chain), DRK", preset="dil_chain", method="drk")
+# A known kernel with the default preset's noise model, prior fit and denoising.
+ORACLE_DRK = spec("true K + default preset's noise model and LMMSE", preset="default", kernel_source="true")

@@ -1,4 +1,4 @@
-"""Paper Table 2 (DIV2KRK rows): bicubic, the paper preset (DRK and L-CNN), the default and dil_chain presets.
+"""Paper Table 2 (DIV2KRK rows): bicubic, the paper preset (DRK and L-CNN), the default, fast and dil_chain presets.
 
     python -m experiments.run --config=experiments/configs/table2_div2krk.py --workdir=workdirs/table2_div2krk
 
@@ -20,6 +20,7 @@ def get_config():
             paper_drk=common.PAPER_DRK,
             paper_lcnn=common.PAPER_LCNN,
             default_drk=common.DEFAULT_DRK,
+            fast_drk=common.FAST_DRK,
             dil_chain_drk=common.DIL_CHAIN_DRK,
         ),
     )

@@ -20,10 +20,10 @@ def get_config():
         specs=dict(
             bicubic=common.BICUBIC,
             paper_true_drk=common.spec("paper preset fit on the true K, DRK", preset="paper", kernel_source="true"),
-            default_true_drk=common.spec("LMMSE inverse of the true K, DRK", preset="default", kernel_source="true"),
+            default_true_drk=common.spec("LMMSE inverse of the true K, DRK", preset="fast", kernel_source="true"),
             paper_drk=common.PAPER_DRK,
             default_drk=common.DEFAULT_DRK,
-            wiener_estimated=common.spec("Wiener (NSR 1e-2) on our spectral K", kind="wiener", preset="default"),
+            wiener_estimated=common.spec("Wiener (NSR 1e-2) on our spectral K", kind="wiener", preset="fast"),
             wiener_true=common.spec("Wiener (NSR 1e-2) on the true K", kind="wiener", kernel_source="true"),
         ),
     )

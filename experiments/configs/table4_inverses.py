@@ -21,7 +21,7 @@ def get_config():
             pinv_paper_k=common.spec("MP-Pinv of the paper's Eq. 5 K", kind="pinv", preset="paper"),
             pinv_true_k=common.spec("MP-Pinv of the true K", kind="pinv", kernel_source="true"),
             wiener_paper_k=common.spec("Wiener (NSR 1e-2) on the paper's Eq. 5 K", kind="wiener", preset="paper"),
-            wiener_spectral_k=common.spec("Wiener (NSR 1e-2) on our spectral K", kind="wiener", preset="default"),
+            wiener_spectral_k=common.spec("Wiener (NSR 1e-2) on our spectral K", kind="wiener", preset="fast"),
             wiener_true_k=common.spec("Wiener (NSR 1e-2) on the true K", kind="wiener", kernel_source="true"),
             paper_lcnn=common.PAPER_LCNN,
             paper_drk=common.PAPER_DRK,

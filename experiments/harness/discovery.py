@@ -27,6 +27,7 @@ class Sample(NamedTuple):
         hr: `[h*scale, w*scale, 3] float32` in [0, 1], cropped top-left to the LR size x scale.
         kernel: `[k, k] float32` true degradation kernel as a true convolution (DIV2KRK),
             or None.
+        jpeg_table: the `[8, 8]` luma quantisation table when the LR file is a JPEG.
     """
 
     dataset: str
@@ -35,6 +36,7 @@ class Sample(NamedTuple):
     lr: np.ndarray
     hr: np.ndarray
     kernel: np.ndarray | None
+    jpeg_table: np.ndarray | None = None
 
 
 class SampleFiles(NamedTuple):
@@ -58,6 +60,7 @@ def list_samples(data_root: Path, dataset: str, scale: int) -> list[SampleFiles]
     """
     root = Path(data_root) / dataset
     hr_dir, lr_dir = root / "HR", root / f"LR_x{scale}"
+    kernels = dataset.split("@")[0] == "DIV2KRK" and not dataset.endswith("@bicubic")
     for folder in (hr_dir, lr_dir):
         if not folder.is_dir():
             raise FileNotFoundError(
@@ -67,13 +70,13 @@ def list_samples(data_root: Path, dataset: str, scale: int) -> list[SampleFiles]
     samples = []
     for hr in sorted(hr_dir.glob("*.png"), key=lambda p: _natural_key(p.stem)):
         name = hr.stem
-        if dataset == "DIV2KRK":
-            lr = lr_dir / f"{name}.png"
+        stem = name if kernels else f"{name}x{scale}"
+        lr = next((lr_dir / f"{stem}{s}" for s in (".png", ".jpg") if (lr_dir / f"{stem}{s}").is_file()), None)
+        lr = lr or lr_dir / f"{stem}.png"
+        kernel = None
+        if kernels:
             kernel = root / f"kernels_x{scale}" / f"kernel_{name.split('_')[-1]}.mat"
             kernel = kernel if kernel.is_file() else None
-        else:
-            lr = lr_dir / f"{name}x{scale}.png"
-            kernel = None
         if not lr.is_file():
             raise FileNotFoundError(f"{lr}: the LR image of {hr} is missing")
         samples.append(SampleFiles(dataset, name, scale, lr, hr, kernel))
@@ -90,7 +93,8 @@ def load_sample(files: SampleFiles) -> Sample:
     """Reads one sample: RGBA LR (DIV2KRK) loses its constant alpha, grey becomes RGB,
     HR is cropped to the LR size x scale, the kernel (a correlation kernel in DIV2KRK's
     generator) is flipped into a true-convolution kernel."""
-    lr = _as_rgb(read_image(files.lr).pixels)
+    lr_image = read_image(files.lr)
+    lr = _as_rgb(lr_image.pixels)
     hr = _as_rgb(read_image(files.hr).pixels)
     h, w = lr.shape[0] * files.scale, lr.shape[1] * files.scale
     if hr.shape[0] < h or hr.shape[1] < w:
@@ -99,4 +103,4 @@ def load_sample(files: SampleFiles) -> Sample:
     if files.kernel is not None:
         # KernelGAN's generator correlates the HR with K; convolution takes flip(K).
         kernel = np.ascontiguousarray(np.flip(read_kernel(files.kernel)))
-    return Sample(files.dataset, files.name, files.scale, lr, hr[:h, :w], kernel)
+    return Sample(files.dataset, files.name, files.scale, lr, hr[:h, :w], kernel, lr_image.jpeg_luma_table)

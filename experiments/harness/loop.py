@@ -18,6 +18,7 @@ from experiments.harness.figures import figure_rows
 from experiments.harness.methods import check_spec, run_method
 from experiments.harness.scoring import kernel_error, score
 from experiments.harness.tables import csv_list, write_results
+from experiments.harness.variants import variant_root
 from issr_jax.app.figures import compose_figure
 from issr_jax.io import quantise, write_image
 from issr_jax.metrics import NIQE_MODEL_ENV
@@ -110,7 +111,8 @@ def run(
     groups = [(d, int(s)) for d in csv_list(config.datasets) for s in csv_list(config.scales)]
     work = []
     for dataset, scale in groups:
-        files = list_samples(data_root, dataset, scale)
+        root = variant_root(data_root, workdir, dataset, scale) if "@" in dataset else data_root
+        files = list_samples(root, dataset, scale)
         if config.max_images:
             files = files[: config.max_images]
         for index, item in enumerate(files):

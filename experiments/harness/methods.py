@@ -15,6 +15,7 @@ import numpy as np
 
 from experiments.harness.discovery import Sample
 from issr_jax import pipeline
+from issr_jax.degradation import as_degradation, estimate_degradation, mean_kernel
 from issr_jax.presets import Preset, get_preset
 from issr_jax.restoration import baselines
 
@@ -79,7 +80,14 @@ def _timed(function: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _estimator_key(preset: Preset) -> tuple:
-    return (preset.estimator, preset.kernel_size, preset.pixel_scale, tuple(preset.delta_range), preset.num_kernels)
+    return (
+        preset.estimator,
+        preset.kernel_size,
+        preset.pixel_scale,
+        tuple(preset.delta_range),
+        preset.num_kernels,
+        preset.blind,
+    )
 
 
 def run_method(
@@ -102,19 +110,26 @@ def run_method(
     estimate_key, inverse_key = pipeline.stage_keys(key, preset=preset)
     seconds, shared = {}, []
 
-    if spec.kernel_source == "true":
-        kernels = pipeline.as_kernels(sample.kernel)
-    else:
-        cache_key = ("estimate", _estimator_key(preset))
+    true_kernel = sample.kernel if spec.kernel_source == "true" else None
+    if true_kernel is not None and not preset.models_noise:
+        degradation = as_degradation(true_kernel)
+    else:  # the blind estimator fits the image's prior and noise for a true kernel too
+        cache_key = ("estimate", _estimator_key(preset), spec.kernel_source)
         if cache_key not in cache:
             cache[cache_key] = _timed(
-                lambda: pipeline.estimate_kernels(lr, scale=scale, key=estimate_key, preset=preset)
+                lambda: estimate_degradation(
+                    sample.lr,
+                    scale=scale,
+                    key=estimate_key,
+                    preset=preset,
+                    kernel=true_kernel,
+                    jpeg_table=sample.jpeg_table,
+                )
             )
         else:
             shared.append("estimate")
-        kernels, seconds["estimate"] = cache[cache_key]
-    kernels = pipeline.design_gallery(kernels, preset=preset)
-    kernel = np.asarray(jnp.mean(kernels, axis=0))
+        degradation, seconds["estimate"] = cache[cache_key]
+    kernel = mean_kernel(degradation)
 
     if spec.kind in ("wiener", "pinv"):
         restore = baselines.wiener_restore if spec.kind == "wiener" else baselines.pinv_restore
@@ -124,7 +139,9 @@ def run_method(
 
     cache_key = ("inverse", dataclasses.replace(preset, name="", color="y"), spec.kernel_source)
     if cache_key not in cache:
-        cache[cache_key] = _timed(lambda: pipeline.design_inverse(kernels, scale=scale, key=inverse_key, preset=preset))
+        cache[cache_key] = _timed(
+            lambda: pipeline.design_inverse(degradation, scale=scale, key=inverse_key, preset=preset)
+        )
     else:
         shared.append("invert")
     inverse, seconds["invert"] = cache[cache_key]
