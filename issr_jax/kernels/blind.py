@@ -130,6 +130,20 @@ def _score(
     )
 
 
+def _fitter(power, noise, reliability, *, scale: int, settings: BlindSettings):
+    """`fit_log_spectrum` of this spectrum with the settings' band choice and weighting;
+    call it with a `log_kernel_power` for a known kernel's shape."""
+    return functools.partial(
+        spectral.fit_log_spectrum,
+        power,
+        noise,
+        scale=scale,
+        snr_min=settings.snr_min,
+        weighting=settings.weighting,
+        reliability=reliability,
+    )
+
+
 def kernel_hypotheses(
     power: jax.Array, noise: jax.Array, reliability: jax.Array, *, scale: int, settings: BlindSettings
 ) -> KernelHypotheses:
@@ -145,15 +159,7 @@ def kernel_hypotheses(
     Returns:
         `KernelHypotheses` with N = 1 + len(settings.resamplers).
     """
-    fit = functools.partial(
-        spectral.fit_log_spectrum,
-        power,
-        noise,
-        scale=scale,
-        snr_min=settings.snr_min,
-        weighting=settings.weighting,
-        reliability=reliability,
-    )
+    fit = _fitter(power, noise, reliability, scale=scale, settings=settings)
     score = functools.partial(_score, power, noise, reliability, scale=scale, settings=settings)
     size = spectral.estimated_kernel_size(scale)
     gaussian = fit()
@@ -201,15 +207,7 @@ def known_kernel_hypothesis(
     (as for a resampler), so that the design's prior and noise floor are in the image's
     units. Arguments as `kernel_hypotheses`, and the `[k, k]` kernel."""
     log_power = kernel_log_power(kernel, scale=scale, rows=power.shape[0], cols=power.shape[1])
-    fit = spectral.fit_log_spectrum(
-        power,
-        noise,
-        scale=scale,
-        snr_min=settings.snr_min,
-        weighting=settings.weighting,
-        reliability=reliability,
-        log_kernel_power=log_power,
-    )
+    fit = _fitter(power, noise, reliability, scale=scale, settings=settings)(log_kernel_power=log_power)
     slope = fit.coefficients[8]
     return KernelHypotheses(
         kernels=kernel[None],

@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 
-
 def estimated_kernel_size(scale: int) -> int:
     """Side of the estimated kernel: `10 s + 1`, room for 4 sigma up to `1.25 s` HR px."""
     return 10 * scale + 1

@@ -8,8 +8,9 @@ coefficient smaller than `q / 2` is gone, a larger one keeps an error uniform ov
   fraction of each frequency's coefficients that were zeroed, measured on the decoded
   image's own block grid), but it is not white: it sits at the block frequencies and
   around edges. `JPEG_NOISE_FACTOR` scales its standard deviation to what the denoiser
-  and the design should assume (3: measured on DIV2KRK dev at qualities 95 to 50 as the
-  best of 2 and 3, which also keeps every image above bicubic there);
+  and the design should assume (2: on the first 8 DIV2KRK dev images at x2, qualities
+  95 / 90 / 75, factors 1.5, 2, 3 and 4 gave mean gains within 0.1 dB of each other, and
+  2 kept every image at least 0.1 dB above bicubic where 3 and 4 did not);
 - the frequencies whose coefficients were mostly zeroed say nothing about the blur: the
   spectral fit weights each frequency by the fraction that survived
   (`kernels.blind`).
@@ -21,18 +22,17 @@ multiples of the steps), which covers images turned upright by their EXIF orient
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import NamedTuple
 
 import numpy as np
 
 from issr_jax.color import YCBCR_FROM_RGB
+from issr_jax.restoration.denoise import BLOCK, dct_matrix
 
 __all__ = ["JPEG_NOISE_FACTOR", "JpegNoise", "jpeg_noise"]
 
-JPEG_NOISE_FACTOR = 3.0
-BLOCK = 8
+JPEG_NOISE_FACTOR = 2.0
 
 
 class JpegNoise(NamedTuple):
@@ -48,20 +48,11 @@ class JpegNoise(NamedTuple):
     surviving: np.ndarray
 
 
-@functools.cache
-def _dct_matrix() -> np.ndarray:
-    k = np.arange(BLOCK)[:, None]
-    i = np.arange(BLOCK)[None, :]
-    matrix = np.cos(np.pi * (2 * i + 1) * k / (2 * BLOCK)) * np.sqrt(2 / BLOCK)
-    matrix[0] /= np.sqrt(2)
-    return matrix
-
-
 def _coefficients(plane: np.ndarray, top: int, left: int) -> np.ndarray:
     """`[64, blocks]` DCT coefficients of the whole 8x8 blocks of `plane` from `(top, left)`."""
     rows, cols = (plane.shape[0] - top) // BLOCK, (plane.shape[1] - left) // BLOCK
     blocks = plane[top : top + rows * BLOCK, left : left + cols * BLOCK].reshape(rows, BLOCK, cols, BLOCK)
-    d = _dct_matrix()
+    d = dct_matrix().astype(np.float64)
     return np.einsum("ij,ajbk,lk->ilab", d, blocks, d).reshape(BLOCK * BLOCK, -1)
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from issr_jax.color import YCBCR_FROM_RGB, rgb_to_ycbcr, ycbcr_to_rgb
 
-__all__ = ["BLOCK", "REACH", "STEP", "denoise_dct", "denoise_image"]
+__all__ = ["BLOCK", "REACH", "STEP", "dct_matrix", "denoise_dct", "denoise_image"]
 
 BLOCK = 8
 REACH = 2 * (BLOCK - 1)  # pixels of input beyond which a pixel's estimate does not look
@@ -48,7 +48,7 @@ HARD_THRESHOLD = 2.7  # in units of sigma (Yu and Sapiro's choice, about 3 sigma
 
 
 @functools.cache
-def _dct_matrix() -> np.ndarray:
+def dct_matrix() -> np.ndarray:
     """The orthonormal DCT-II of length `BLOCK`, `[8, 8]` (rows: frequencies)."""
     k = np.arange(BLOCK)[:, None]
     i = np.arange(BLOCK)[None, :]
@@ -59,14 +59,14 @@ def _dct_matrix() -> np.ndarray:
 
 def _blocks(plane: jax.Array) -> jax.Array:
     """`[H, W]` (multiples of 8) to `[H/8, W/8, 8, 8]` block DCT coefficients."""
-    d = jnp.asarray(_dct_matrix())
+    d = jnp.asarray(dct_matrix())
     h, w = plane.shape
     tiles = plane.reshape(h // BLOCK, BLOCK, w // BLOCK, BLOCK)
     return jnp.einsum("ij,ajbk,lk->abil", d, tiles, d)
 
 
 def _unblocks(coefficients: jax.Array) -> jax.Array:
-    d = jnp.asarray(_dct_matrix())
+    d = jnp.asarray(dct_matrix())
     rows, cols = coefficients.shape[:2]
     return jnp.einsum("ij,abil,lk->ajbk", d, coefficients, d).reshape(rows * BLOCK, cols * BLOCK)
 
