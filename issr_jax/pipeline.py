@@ -168,6 +168,8 @@ def _closed_form(degradation: Degradation, *, scale: int, preset: Preset) -> Inv
     white floor for what the model leaves out (`preset.model_floor` of the prior's
     level) plus the noise the restoration still sees: all of it, or after denoising
     the `preset.denoise_residual` part of its standard deviation."""
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in degradation):
+        raise TypeError("the closed-form design solves in float64 and cannot be traced: call it outside jit")
     weights, amplitudes = np.asarray(degradation.weights, np.float64), np.asarray(degradation.amplitudes, np.float64)
     noise = np.asarray(degradation.noise, np.float64)
     residual = preset.denoise_residual if preset.denoise else 1.0

@@ -95,25 +95,19 @@ flags.DEFINE_string(
 
 
 def _noise_value(text: str) -> float | None:
-    """--noise as the library takes it: None for auto, else a finite number >= 0."""
+    """--noise as the library takes it: None for auto, else the number (NaN if it is none)."""
     if text == "auto":
         return None
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(text)
-    return value
-
-
-def _noise_is_valid(text: str) -> bool:
     try:
-        _noise_value(text)
+        return float(text)
     except ValueError:
-        return False
-    return True
+        return math.nan
 
 
 flags.register_validator(
-    "noise", _noise_is_valid, "must be auto, 0, or a noise standard deviation >= 0 in 8-bit levels, e.g. 5"
+    "noise",
+    lambda text: text == "auto" or 0 <= _noise_value(text) < math.inf,
+    "must be auto, 0, or a noise standard deviation >= 0 in 8-bit levels, e.g. 5",
 )
 flags.DEFINE_string(
     "kernel", None, "A known blur kernel (.npy, or .mat with variable 'Kernel') to use instead of estimating one."

@@ -169,9 +169,8 @@ def restore_chunk(
     """Stage 3 (method "drk") for a chunk, bucketed, a mesh's worth per call.
 
     Calls `on_result(i, [s H_i, s W_i, C_i] float32)` as each image is done (so the
-    caller can write it and let it go), bucket by bucket. `denoise`: None, or per image
-    the luma noise removed first (`pipeline.Inverse.denoise`).
-    """
+    caller can write it and let it go), bucket by bucket; `denoise`: None, or per image the
+    luma noise removed first (`pipeline.Inverse.denoise`)."""
     groups: dict[tuple, list[int]] = {}
     denoising = denoise is not None
     for i, (image, drk) in enumerate(zip(images, drks)):
@@ -287,9 +286,8 @@ def super_resolve_chunk(
         known = [kernel] * (1 if shared else len(ready))
     estimate_images = pixels[:1] if shared else pixels
     tables = None if jpeg_tables is None or shared else [jpeg_tables[i] for i, _ in ready]
-    degradations = estimate_degradations(
-        estimate_images, scale=scale, key=estimate_key, preset=preset, noise=noise, kernels=known, jpeg_tables=tables
-    )
+    options = dict(scale=scale, key=estimate_key, preset=preset, noise=noise, kernels=known, jpeg_tables=tables)
+    degradations = estimate_degradations(estimate_images, **options)
     timings["estimate"] = timings.get("estimate", 0.0) + time.perf_counter() - start
 
     start = time.perf_counter()

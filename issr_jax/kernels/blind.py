@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -172,15 +173,27 @@ def kernel_hypotheses(
         fits.append(resampled)
         kernels.append(jnp.asarray(resampler_kernel(name, scale=scale, size=size)))
         scores.append(score(resampled.coefficients, log_power, unknowns=0))
-    coefficients = jnp.stack([f.coefficients for f in fits])
-    slopes = coefficients[:, 8]
-    amplitudes = jnp.exp(coefficients[:, 0]) * float(scale) ** (2.0 - slopes)
+    slopes, amplitudes = _design_prior(jnp.stack([f.coefficients for f in fits]), scale=scale)
     return KernelHypotheses(
         kernels=jnp.stack(kernels),
         weights=jax.nn.softmax(jnp.stack(scores)),
-        slopes=jnp.minimum(slopes, MAX_DESIGN_SLOPE),
+        slopes=slopes,
         amplitudes=amplitudes,
     )
+
+
+def _design_prior(coefficients: jax.Array, *, scale: int) -> tuple[jax.Array, jax.Array]:
+    """`(slopes, amplitudes)` of the HR prior `A f^-alpha` (f in cycles per HR pixel) from
+    `[..., 9]` fit coefficients. A slope above `MAX_DESIGN_SLOPE` is capped, and its
+    amplitude moved so that the capped prior still passes through the fitted spectrum at
+    the centre of the fitted band: capping alone would leave the prior orders of
+    magnitude too low there (a very smooth image fits slopes of 8 or more), and the
+    design would then shrink the whole image towards its mean."""
+    slopes = coefficients[..., 8]
+    amplitudes = jnp.exp(coefficients[..., 0]) * float(scale) ** (2.0 - slopes)
+    capped = jnp.minimum(slopes, MAX_DESIGN_SLOPE)
+    centre = math.sqrt(spectral.BAND[0] * spectral.BAND[1]) / scale
+    return capped, amplitudes * centre ** (capped - slopes)
 
 
 def kernel_log_power(kernel: jax.Array, *, scale: int, rows: int, cols: int) -> jax.Array:
@@ -208,12 +221,9 @@ def known_kernel_hypothesis(
     units. Arguments as `kernel_hypotheses`, and the `[k, k]` kernel."""
     log_power = kernel_log_power(kernel, scale=scale, rows=power.shape[0], cols=power.shape[1])
     fit = _fitter(power, noise, reliability, scale=scale, settings=settings)(log_kernel_power=log_power)
-    slope = fit.coefficients[8]
+    slopes, amplitudes = _design_prior(fit.coefficients[None], scale=scale)
     return KernelHypotheses(
-        kernels=kernel[None],
-        weights=jnp.ones((1,), jnp.float32),
-        slopes=jnp.minimum(slope, MAX_DESIGN_SLOPE)[None],
-        amplitudes=(jnp.exp(fit.coefficients[0]) * float(scale) ** (2.0 - slope))[None],
+        kernels=kernel[None], weights=jnp.ones((1,), jnp.float32), slopes=slopes, amplitudes=amplitudes
     )
 
 

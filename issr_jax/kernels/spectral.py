@@ -1,4 +1,4 @@
-"""Blind kernel estimate of the `default` preset: a Gaussian fitted to the LR spectrum.
+"""The `fast` preset's blind estimate, a Gaussian fitted to the LR spectrum, and its fit.
 
 Natural images have power spectra close to a power law, `P_x(f) ~ |f|^-alpha`. Blurring by
 a Gaussian with covariance `Sigma` (HR pixels^2) multiplies the spectrum by
@@ -14,11 +14,10 @@ bias (a picture of a fence is anisotropic at every scale), leaving to `Sigma` on
 anisotropy that grows with frequency, as a blur's does. Every unknown enters linearly, so
 one weighted least-squares solve gives `Sigma` and the image's slope `alpha` per image,
 with no iteration; `alpha` is bounded below by 2, the slope of scale-invariant scenes
-(a flatter spectrum is texture or aliasing, and would otherwise be read as blur). The
-periodogram is Welch's (Hann tiles, half overlap) for stability.
+(a flatter spectrum is texture or aliasing, and would otherwise be read as blur). Welch's
+periodogram (Hann tiles, half overlap) for stability.
 
-Measured on the 18 DIV2KRK development images: relative L2 error of the kernel 0.155
-(x2) and 0.086 (x4); see RESULTS.md.
+Kernel error on the 18 DIV2KRK development images: 0.155 (x2), 0.086 (x4); RESULTS.md.
 """
 
 from __future__ import annotations
@@ -306,8 +305,7 @@ def _fit_spectrum(power, *, scale, band, snr_min, noise):
 
 
 def _gaussian_from_fit(eigenvalues: jax.Array, eigenvectors: jax.Array, *, scale: int) -> jax.Array:
-    """The estimated kernel from the fitted covariance's eigen-decomposition (its
-    inverse is then free: no LU in the program, which compiles faster)."""
+    """The kernel of a covariance's eigen-decomposition (no LU in the program: faster to compile)."""
     precision = (eigenvectors / eigenvalues) @ eigenvectors.T
     return kernel_from_precision(precision, size=estimated_kernel_size(scale))
 
