@@ -183,6 +183,11 @@ BAD_FLAGS = [
     (["--output={tmp}/x.gif"], ".gif"),
     (["--output={tmp}/x.png", "--suffix=_sr"], "--suffix"),
     (["--width=20"], "not larger"),
+    (["--width=20"], "(--width, --height or --outscale)"),
+    (["--noise=-1"], "--noise"),
+    (["--noise=nan"], "--noise"),
+    (["--noise=abc"], "--noise"),
+    (["--noise=5", "--preset=fast"], "--noise=5"),
 ]
 
 

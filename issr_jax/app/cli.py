@@ -169,6 +169,10 @@ def _explain(error: ImageError) -> str:
         return f"{error}; pass --overwrite to replace it"
     if isinstance(error, FormatError):
         return f"{error} (choose with --format, or --output's extension)"
+    from issr_jax.app.outcomes import OutputSizeError
+
+    if isinstance(error, OutputSizeError):
+        return f"{error} (--width, --height or --outscale)"
     return str(error)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "FileOutcome",
     "FolderSummary",
     "OutputOptions",
+    "OutputSizeError",
     "Source",
     "Status",
     "check_output",
@@ -35,6 +36,10 @@ __all__ = [
 PNG_COMPRESS_LEVEL = 1  # zlib level of written PNGs: ~5x faster to encode than 6, files ~8% larger
 WRITES_IN_FLIGHT = 4  # outputs held while being encoded and written (bounds memory)
 FAILURES_NAME = "failures.txt"  # the failures list of a folder run, in the output folder
+
+
+class OutputSizeError(ImageError):
+    """The requested output size does not fit this input (it would not enlarge it)."""
 
 
 class Status(enum.Enum):
@@ -111,7 +116,7 @@ def read_input(input_path: Path, *, size: SizeRequest, max_pixels: int) -> Sourc
     try:
         plan = plan_output(image.shape, size)
     except ValueError as error:
-        raise ImageError(input_path, str(error)) from error
+        raise OutputSizeError(input_path, str(error)) from error
     working = plan.scale**2 * h * w  # the super-resolved image, before any resize
     if working > max_pixels:
         raise ImageError(
