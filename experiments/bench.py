@@ -124,14 +124,21 @@ def _galleries(preset, scale: int, count: int):
     from issr_jax.kernels.gaussian import gaussian_kernel
 
     rng = np.random.default_rng(0)
-    if preset.estimator == "spectral":
+    if preset.estimator in ("spectral", "blind"):
         make = lambda: gaussian_kernel(
             size=10 * scale + 1,
             sigma_x=rng.uniform(0.4, 1.2) * scale,
             sigma_y=rng.uniform(0.4, 1.2) * scale,
             theta=rng.uniform(0, 3),
         )
-        degradations = [as_degradation(make()) for _ in range(count)]
+        # blind: two explanations with their own priors and a noise floor, as it designs for.
+        explanations = 2 if preset.estimator == "blind" else 1
+        degradations = [as_degradation(np.stack([make() for _ in range(explanations)])) for _ in range(count)]
+        if explanations == 2:
+            degradations = [
+                d._replace(weights=np.float32([0.7, 0.3]), slopes=np.float32([2.5, 3.0]), noise=np.float32(2.0))
+                for d in degradations
+            ]
     else:
         image = jnp.asarray(rng.random((64, 64, 3), np.float32))
         keys = jax.random.split(jax.random.key(0), count)
@@ -331,10 +338,10 @@ def main(argv: list[str]) -> None:
         if "div2krk" in sections:
             _div2krk(div2krk, work, row)
         if "invert" in sections:
-            for scale in (2, 4):
-                inv = child("invert", scale=scale, count=100, preset="default")
+            for scale, preset in ((2, "fast"), (4, "fast"), (2, "default"), (4, "default")):
+                inv = child("invert", scale=scale, count=100, preset=preset)
                 row(
-                    f"invert: 100 LMMSE DRKs x{scale}, one call",
+                    f"invert: 100 LMMSE DRKs x{scale} ({preset}), one call",
                     inv["seconds"],
                     f"{100 / inv['seconds']:.0f} DRK/s",
                     "",
@@ -508,6 +515,9 @@ def _div2krk(div2krk: Path, work: Path, row) -> None:
     cache = {"ISSR_JAX_CACHE_DIR": str(work / "k_cache")}
     k_cold = cli(f"--input={div2krk}", f"--output={work / 'k_cold'}", "--scale=2", "--quiet", env=cache)
     k_warm = cli(f"--input={div2krk}", f"--output={work / 'k_warm'}", "--scale=2", "--quiet", env=cache)
+    fast = (f"--input={div2krk}", "--scale=2", "--quiet", "--preset=fast")
+    cli(*fast, f"--output={work / 'f_cold'}", env=cache)
+    f_warm = cli(*fast, f"--output={work / 'f_warm'}", env=cache)
     k_floor = child("io_floor", inputs=str(div2krk), outputs=str(work / "k_cold"))
     k_stages = child("folder", inputs=str(div2krk), outputs=str(work / "k_stages"), scale=2)
     m = k_floor["images"]
@@ -535,6 +545,14 @@ def _div2krk(div2krk: Path, work: Path, row) -> None:
         f"{k_warm['process_wall'] / kf:.2f}",
         k_warm["max_rss_mib"],
         "target <= 1.5 s/img",
+    )
+    row(
+        "DIV2KRK x2: CLI --preset=fast, warm compile cache",
+        f_warm["process_wall"],
+        f"{f_warm['process_wall'] / m:.2f} s/img",
+        f"{f_warm['process_wall'] / kf:.2f}",
+        f_warm["max_rss_mib"],
+        "target <= 0.6 s/img",
     )
     s = k_stages["stages"]
     row(

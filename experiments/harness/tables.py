@@ -92,7 +92,10 @@ def write_results(records: list[dict], path: Path, config: ml_collections.Config
                             for i in common
                             if rows[i][metric] is not None and base[i][metric] is not None
                         ]
-                        cells.append(_fmt(_mean(diffs), digits, signed=True))
+                        cell = _fmt(_mean(diffs), digits, signed=True)
+                        if metric == "psnr" and diffs:  # "never worse than bicubic" is about the worst image
+                            cell += f" (worst {min(diffs):+.2f})"
+                        cells.append(cell)
                 lines.append(f"| {labels.get(m, m)} | " + " | ".join(cells) + " |")
             lines.append("")
         # Times.
