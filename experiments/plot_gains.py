@@ -18,25 +18,13 @@ from pathlib import Path
 
 from absl import app, flags
 
+from experiments.harness.gains import paired_gains
+
 flags.DEFINE_list("workdirs", None, "Harness workdirs whose metrics.jsonl to read.")
 flags.DEFINE_string("method", "default_drk", "The method compared with bicubic (a method name of the configs).")
 flags.DEFINE_string("output", "docs/figures/gains.png", "Where to write the plot (PNG).")
 flags.mark_flag_as_required("workdirs")
 FLAGS = flags.FLAGS
-
-DATASET_ORDER = ("DIV2KRK", "Set5", "Set14", "BSD100")
-
-
-def paired_gains(records: list[dict], method: str) -> dict[tuple[str, int], list[tuple[str, float]]]:
-    """`(dataset, scale) -> [(image, PSNR of method - PSNR of bicubic)]`, in dataset order."""
-    bicubic = {(r["dataset"], r["scale"], r["image"]): r["psnr"] for r in records if r["method"] == "bicubic"}
-    gains: dict[tuple[str, int], list[tuple[str, float]]] = {}
-    for r in records:
-        key = (r["dataset"], r["scale"], r["image"])
-        if r["method"] == method and key in bicubic:
-            gains.setdefault((r["dataset"], int(r["scale"])), []).append((r["image"], r["psnr"] - bicubic[key]))
-    rank = lambda group: (DATASET_ORDER.index(group[0]) if group[0] in DATASET_ORDER else len(DATASET_ORDER), group)
-    return {group: gains[group] for group in sorted(gains, key=rank)}
 
 
 def plot_gains(gains: dict[tuple[str, int], list[tuple[str, float]]], *, method: str, output: Path) -> None:

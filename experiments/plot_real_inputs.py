@@ -17,7 +17,7 @@ from pathlib import Path
 
 from absl import app, flags
 
-from experiments.plot_gains import paired_gains
+from experiments.harness.gains import paired_gains
 
 flags.DEFINE_list("workdirs", None, "real_inputs workdirs whose metrics.jsonl to read.")
 flags.DEFINE_string("output", "docs/figures/real_inputs.png", "Where to write the plot (PNG).")
