@@ -202,3 +202,14 @@ def test_as_degradation_weights_a_gallery_equally():
     degradation = as_degradation(gallery)
     np.testing.assert_allclose(degradation.weights, 0.25)
     np.testing.assert_allclose(degradation.kernels.sum(axis=(1, 2)), 1.0, rtol=1e-6)
+
+
+def test_denoising_in_bands_equals_denoising_whole():
+    from issr_jax.restoration.denoise import denoise_image_in_bands
+
+    image = add_noise(natural_image(96)[:, :70], 5.0)
+    whole = np.asarray(jax.jit(denoise_image)(image, np.float32(2.9)))
+    np.testing.assert_allclose(denoise_image_in_bands(image, 2.9, band=40), whole, atol=1e-5)
+    odd = image[:95]  # an odd height: the last band still starts on an even row
+    expected = np.asarray(jax.jit(denoise_image)(odd, np.float32(2.9)))
+    np.testing.assert_allclose(denoise_image_in_bands(odd, 2.9, band=34), expected, atol=1e-5)

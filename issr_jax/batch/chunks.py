@@ -1,8 +1,7 @@
 """Super-resolving many images at once: batched stages, bounded compiles, every device.
 
 `pipeline.super_resolve` runs one image through the three stages, compiling each stage
-for that image's shape. For a dataset this module runs each stage over a *chunk* of
-images at once:
+for its shape; this module runs each stage over a *chunk* of images at once:
 
 1. estimate (`degradation.estimate_degradations`): the spectral and blind estimates need
    only each image's Welch tiles (and, for the noise level, a sample of its patches),
@@ -172,7 +171,8 @@ def restore_chunk(
     caller can write it and let it go), bucket by bucket; `denoise`: None, or per image the
     luma noise removed first (`pipeline.Inverse.denoise`)."""
     groups: dict[tuple, list[int]] = {}
-    denoising = denoise is not None
+    denoising = denoise is not None  # then large outputs are tiled sooner (the denoiser's memory)
+    tile_threshold = min(tile_threshold, tiles.DENOISE_TILE_THRESHOLD_PIXELS) if denoising else tile_threshold
     for i, (image, drk) in enumerate(zip(images, drks)):
         h, w, c = image.shape
         sigma = denoise[i] if denoising else None

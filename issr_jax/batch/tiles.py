@@ -5,24 +5,33 @@ shape, each with `tile_margin` LR pixels on every side that is not an image bord
 bicubic spoils 3 s HR pixels next to a crop edge and the DRK spreads that by r, so
 `3 + ceil(r / s)` LR pixels of margin leave every kept pixel exact. Image borders are
 crop borders, so they get the same symmetric padding as the untiled image. An image to
-denoise (presets with `denoise`) is denoised whole first (`restoration.denoise`: a few
-planes of the LR size), then tiled.
+denoise (presets with `denoise`) is denoised first, in bands of rows with the same result
+as whole (`restoration.denoise.denoise_image_in_bands`), then tiled.
 """
 
 from __future__ import annotations
 
 import math
 
-import jax
 import numpy as np
 
 from issr_jax.batch.canvases import bucket_length, canvas_shape, make_canvas, restore_canvases
 from issr_jax.batch.mesh import batch_mesh
-from issr_jax.restoration.denoise import denoise_image
+from issr_jax.restoration.denoise import denoise_image_in_bands
 
-__all__ = ["TILE_OUTPUT_SIDE", "TILE_THRESHOLD_PIXELS", "needs_tiles", "restore_tiled", "tile_margin"]
+__all__ = [
+    "DENOISE_TILE_THRESHOLD_PIXELS",
+    "TILE_OUTPUT_SIDE",
+    "TILE_THRESHOLD_PIXELS",
+    "needs_tiles",
+    "restore_tiled",
+    "tile_margin",
+]
 
 TILE_THRESHOLD_PIXELS = 4096 * 4096  # outputs larger than this are restored in tiles
+# ... and, for a preset that denoises, outputs larger than this: the denoiser's 16 block
+# tilings in one program held about 2 GiB for a 4K output (3840 x 2160, x2).
+DENOISE_TILE_THRESHOLD_PIXELS = 2048 * 2048
 TILE_OUTPUT_SIDE = 2048  # HR side of one tile's crop (about): a few hundred MB of work
 
 
@@ -87,7 +96,7 @@ def restore_tiled(
     """
     image = np.asarray(image, np.float32)
     if denoise is not None:
-        image = np.asarray(_denoise(image, np.float32(denoise)))
+        image = denoise_image_in_bands(image, denoise)
     mesh = mesh or batch_mesh()
     drk = np.asarray(drk, np.float32)
     h, w, c = image.shape
@@ -114,6 +123,3 @@ def restore_tiled(
                 scale * (r1 - r0) : scale * (r2 - r0), scale * (q1 - q0) : scale * (q2 - q0)
             ]
     return out
-
-
-_denoise = jax.jit(denoise_image)

@@ -39,11 +39,21 @@ import numpy as np
 
 from issr_jax.color import YCBCR_FROM_RGB, rgb_to_ycbcr, ycbcr_to_rgb
 
-__all__ = ["BLOCK", "REACH", "STEP", "dct_matrix", "denoise_dct", "denoise_image"]
+__all__ = [
+    "BAND_ROWS",
+    "BLOCK",
+    "REACH",
+    "STEP",
+    "dct_matrix",
+    "denoise_dct",
+    "denoise_image",
+    "denoise_image_in_bands",
+]
 
 BLOCK = 8
 REACH = 2 * (BLOCK - 1)  # pixels of input beyond which a pixel's estimate does not look
 STEP = 2  # the tilings' grid in `denoise_image`
+BAND_ROWS = 256  # rows per band of `denoise_image_in_bands` (bounds its memory on large images)
 HARD_THRESHOLD = 2.7  # in units of sigma (Yu and Sapiro's choice, about 3 sigma)
 
 
@@ -158,3 +168,45 @@ def denoise_image(image: jax.Array, sigma: jax.Array) -> jax.Array:
     gains = _channel_gains()
     denoised = [denoise_dct(planes[..., c], sigma * gains[c], step=STEP) for c in range(3)]
     return ycbcr_to_rgb(jnp.stack(denoised, axis=-1) / 255.0)
+
+
+_denoise_image = jax.jit(denoise_image)
+
+
+def denoise_image_in_bands(image: np.ndarray, sigma: float, *, band: int = BAND_ROWS) -> np.ndarray:
+    """`denoise_image` of a large image, a band of rows at a time, with the same result.
+
+    Bands start on even rows (the tilings' grid is then the whole image's) and overlap by
+    `2 (REACH + 1)` rows; each band keeps only rows at least `REACH + 1` from an inner cut,
+    where the band's own border padding cannot reach. The first and last bands end at the
+    image's real borders. At most two band shapes, so at most two compiles per width.
+
+    Args:
+        image: `[H, W, C] float32` in [0, 1], C = 1 or 3.
+        sigma: the luma noise (8-bit levels), as `denoise_image`.
+        band: rows per band (even, > 4 (REACH + 1)); an image of at most this many rows is
+            denoised whole.
+
+    Returns:
+        `[H, W, C] float32` NumPy.
+    """
+    image = np.asarray(image, np.float32)
+    height = image.shape[0]
+    sigma = np.float32(sigma)
+    if height <= band:
+        return np.asarray(_denoise_image(image, sigma))
+    margin = REACH + 1
+    out = np.empty_like(image)
+    keep = 0
+    while keep < height:
+        start = max(keep - margin, 0)
+        start -= start % 2
+        stop = min(start + band, height)
+        if stop == height:  # the last band: as tall as the others where the image allows
+            start = max(height - band, 0)
+            start -= start % 2
+        denoised = np.asarray(_denoise_image(image[start:stop], sigma))
+        end = height if stop == height else stop - margin
+        out[keep:end] = denoised[keep - start : end - start]
+        keep = end
+    return out
