@@ -90,7 +90,7 @@ def main(argv: list[str]) -> None:
     figure.suptitle("DIV2KRK dev, gain over bicubic of the same degraded input")
     figure.tight_layout()
     Path(FLAGS.output).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(FLAGS.output, dpi=110)
+    figure.savefig(FLAGS.output, dpi=85)
     print(f"wrote {FLAGS.output}")
 
 

@@ -39,6 +39,12 @@ __all__ = [
 ]
 
 
+def _checked_options(size: SizeRequest, *, quality, strip_metadata, save_kernels, noise, preset):
+    """A run's `OutputOptions` and its noise, checked before any file is touched."""
+    options = OutputOptions(size, quality=quality, strip_metadata=strip_metadata, save_kernels=save_kernels)
+    return options, checked_noise(noise, preset=get_preset(preset))
+
+
 def super_resolve_file(
     input_path: str | Path,
     output_path: str | Path,
@@ -87,13 +93,11 @@ def super_resolve_file(
         ImageError: unreadable input, an input too small or too large, a size that does
             not enlarge it, an output that exists (without `overwrite`) or cannot be written.
     """
-    options = OutputOptions(
-        SizeRequest(scale=scale, outscale=outscale, width=width, height=height),
-        quality=quality,
-        strip_metadata=strip_metadata,
-        save_kernels=save_kernels,
+    size = SizeRequest(scale=scale, outscale=outscale, width=width, height=height)
+    checked = dict(
+        quality=quality, strip_metadata=strip_metadata, save_kernels=save_kernels, noise=noise, preset=preset
     )
-    noise = checked_noise(noise, preset=get_preset(preset))
+    options, noise = _checked_options(size, **checked)
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise ImageError(output_path, "output is the input file; the input is never modified")
@@ -196,13 +200,11 @@ def super_resolve_folder(
         ValueError: a bad size request, quality, format or suffix.
         ImageError: a missing input folder, or an output folder that cannot be made.
     """
-    options = OutputOptions(
-        SizeRequest(scale=scale, outscale=outscale, width=width, height=height),
-        quality=quality,
-        strip_metadata=strip_metadata,
-        save_kernels=save_kernels,
+    size = SizeRequest(scale=scale, outscale=outscale, width=width, height=height)
+    checked = dict(
+        quality=quality, strip_metadata=strip_metadata, save_kernels=save_kernels, noise=noise, preset=preset
     )
-    noise = checked_noise(noise, preset=get_preset(preset))
+    options, noise = _checked_options(size, **checked)
     input_folder, output_folder = Path(input_folder), Path(output_folder)
     images, ignored = list_images(input_folder)
     if files is not None:
