@@ -42,7 +42,7 @@ def main() -> None:
     from issr_jax.batch import chunks
 
     _record("imported")
-    for name in ("estimate_chunk", "design_chunk", "restore_chunk"):
+    for name in ("estimate_degradations", "design_chunk", "restore_chunk"):
         _timed(chunks, name)
     for name in ("read_input", "write_result"):
         _timed(outcomes, name)
