@@ -82,9 +82,10 @@ def checked_noise(noise, *, preset: Preset) -> float | None:
     return value
 
 
-def as_degradation(kernels, *, noise: float = 0.0) -> Degradation:
+def as_degradation(kernels) -> Degradation:
     """`[k, k]` (one kernel) or `[N, k, k]` (a gallery, equally weighted) kernels, under
-    the relative prior (slope 2, level 1), as NumPy float32; each normalised to sum 1."""
+    the relative prior (slope 2, level 1) and no noise, as NumPy float32; each normalised
+    to sum 1."""
     kernels = np.asarray(kernels, np.float32)
     kernels = kernels[None] if kernels.ndim == 2 else kernels
     kernels = kernels / np.sum(kernels, axis=(-2, -1), keepdims=True)
@@ -94,7 +95,7 @@ def as_degradation(kernels, *, noise: float = 0.0) -> Degradation:
         weights=np.full(count, 1.0 / count, np.float32),
         slopes=np.full(count, 2.0, np.float32),
         amplitudes=np.ones(count, np.float32),
-        noise=np.float32(noise),
+        noise=np.float32(0.0),
     )
 
 
