@@ -3,7 +3,7 @@
     python -m experiments.chain_convergence [--data_root=../shared/datasets] [--scales=2,4]
         [--sizes=11,21,31] [--steps=2000,4000]
 
-Both designs start from the `default` preset's spectral estimate of each LR image. Rows:
+Both designs start from the `dil_chain` (= `fast`) preset's spectral estimate of each LR image. Rows:
 the closed form (`lmmse_restoration_kernel`) restricted to each support in `--sizes`
 (what an L-CNN of that receptive field could reach at best), and the `dil_chain` preset's
 fit run for each step count in `--steps` (its learning rate decays tenfold halfway). PSNR
@@ -62,7 +62,7 @@ def _scale_rows(root: Path, scale: int, sizes: list[int], steps_list: list[int])
     reference = scores(lmmse_restoration_kernel(kernels[:, 0], scale=scale))
     rows = []
     for size in sizes:
-        label = f"closed form, {size}x{size}" + (" (= `default`)" if size == restoration_kernel_size(scale) else "")
+        label = f"closed form, {size}x{size}" + (" (= `fast`)" if size == restoration_kernel_size(scale) else "")
         rows.append(
             _row(scale, label, scores(lmmse_restoration_kernel(kernels[:, 0], scale=scale, size=size)), reference)
         )
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> None:
     rows = []
     for scale in (int(s) for s in _SCALES.value):
         rows += _scale_rows(root, scale, [int(s) for s in _SIZES.value], [int(s) for s in _STEPS.value])
-    header = ("scale", "design", "PSNR", "gap to `default`", "worst image", "s per fit (batched, compile incl.)")
+    header = ("scale", "design", "PSNR", "gap to `fast`", "worst image", "s per fit (batched, compile incl.)")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:

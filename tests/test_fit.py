@@ -114,6 +114,25 @@ def test_first_loss_is_the_objective_on_the_canvas(canvas_size):
     assert (float(expected) == pytest.approx(float(full), rel=1e-5)) == (canvas_size >= 21)
 
 
+def test_keep_best_returns_the_lowest_loss_step():
+    """A learning rate too large for the network makes the loss jump about; `keep_best`
+    returns the parameters of the step with the lowest loss, on the same trajectory."""
+    gallery = _gallery(4)
+    config = dataclasses.replace(SMALL, epochs=40, batch_size=8, learning_rate=0.3)
+    last = fit.fit_inverse(gallery, key=jax.random.key(2), config=config)
+    best = fit.fit_inverse(gallery, key=jax.random.key(2), config=dataclasses.replace(config, keep_best=True))
+    np.testing.assert_array_equal(best.losses, last.losses)  # tracking does not steer the fit
+    losses = np.asarray(last.losses)
+    assert np.nanmin(losses) < 0.5 * losses[-1]  # the case worth guarding: the end is worse
+    # batch_size = gallery size: each step's loss is the objective of its parameters.
+    objective = functools.partial(
+        dil_objective, model=config.model, weights=config.weights, canvas_size=21, drk_size=11
+    )
+    value = lambda params: float(objective(params, gallery)[0])
+    assert value(best.params) == pytest.approx(float(np.nanmin(losses)), rel=1e-4)
+    assert value(best.params) < value(last.params)
+
+
 def test_gallery_must_split_into_batches():
     with pytest.raises(ValueError, match="divide"):
         fit.fit_inverse(_gallery(0, n=6), key=jax.random.key(0), config=SMALL)

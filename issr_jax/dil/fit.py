@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 from issr_jax.dil.identity_loss import (
     IdentityTarget,
@@ -74,6 +75,13 @@ class FitConfig:
             smallest canvas that holds all of `K * DRK`. Any canvas at least that large
             gives the same loss; a smaller one cuts every layer's output at its border
             and is trained with the network on the canvas (the slow reference path).
+        keep_best: return the parameters of the step with the lowest loss instead of the
+            last step's. The loss compared is the step's minibatch loss, so this suits fits
+            whose minibatch is the whole gallery (`batch_size` = gallery size). The paper
+            keeps the last step; long fits of a deep linear network need the best one:
+            once the loss has flattened, Adam's step (the gradient over its running RMS)
+            stays at full size while the curvature does not shrink, and a late spike can
+            throw a converged fit far off (seen on DIV2KRK `im_2`, `dil_chain` x2).
     """
 
     epochs: int = 50
@@ -90,6 +98,7 @@ class FitConfig:
     init: str = "lecun"
     init_noise: float = 0.1
     canvas_size: int | None = None
+    keep_best: bool = False
 
     def __post_init__(self):
         if self.init not in ("lecun", "identity"):
@@ -183,13 +192,19 @@ def _train(gallery, draws: _Draws, config: FitConfig, objective: Callable) -> Fi
     grad_fn = jax.value_and_grad(lambda vector, batch: objective(unravel(vector), batch), has_aux=True)
 
     def step(carry, batch_index):
-        vector, opt_state = carry
+        vector, opt_state, best = carry
         (loss, _), grads = grad_fn(vector, jax.tree.map(lambda leaf: leaf[batch_index], gallery))
+        if config.keep_best:
+            # `loss` is that of `vector`, before this step's update; a NaN is never best.
+            best_vector, best_loss = best
+            better = loss < best_loss
+            best = (jnp.where(better, vector, best_vector), jnp.where(better, loss, best_loss))
         updates, opt_state = optimizer.update(grads, opt_state, vector)
-        return (optax.apply_updates(vector, updates), opt_state), loss
+        return (optax.apply_updates(vector, updates), opt_state, best), loss
 
-    (flat, _), losses = jax.lax.scan(step, (flat, optimizer.init(flat)), draws.batches)
-    params = unravel(flat)
+    best = (flat, jnp.asarray(jnp.inf, flat.dtype)) if config.keep_best else ()
+    (flat, _, best), losses = jax.lax.scan(step, (flat, optimizer.init(flat), best), draws.batches)
+    params = unravel(best[0] if config.keep_best else flat)
     return FitResult(params=params, drk=impulse_response(params), losses=losses)
 
 
