@@ -5,8 +5,9 @@ baseline fed our estimated kernel ("Our K + other restorer", the paper's case II
 
 The paper's Table 3 feeds KernelGAN/KMSR kernels to ISSR-DIL and its own K to ZSSR/USRNet;
 none of those is available here. Instead: DIV2KRK's true kernels (an upper bound for any
-kernel estimator) into the paper's identity fit and into the default LMMSE inverse, and the
-default spectral estimate into a constant-NSR Wiener deconvolution (and the true kernel too).
+kernel estimator) into the paper's identity fit and into the `fast` preset's LMMSE inverse,
+and the `fast` preset's spectral estimate into a constant-NSR Wiener deconvolution (and the
+true kernel too); the `paper` and `default` presets as they run, for comparison.
 """
 
 from experiments.configs import common
