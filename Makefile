@@ -20,14 +20,17 @@ demo: $(STAMP)
 	$(PY) -m issr_jax --output=issr_demo
 
 # Lint and format checks, then every test; those needing ../shared/datasets skip with a
-# reason when it is absent.
+# reason when it is absent. One worker per core (at most 4): the tests run XLA:CPU
+# single-threaded (tests/conftest.py), so one process leaves the other cores idle.
+PYTEST := $(PY) -m pytest tests -ra -n auto --maxprocesses=4
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest tests -ra
+	$(PYTEST)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest tests -ra -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: $(STAMP)
 	$(PY) -m experiments.bench
