@@ -94,10 +94,9 @@ def super_resolve_file(
             not enlarge it, an output that exists (without `overwrite`) or cannot be written.
     """
     size = SizeRequest(scale=scale, outscale=outscale, width=width, height=height)
-    checked = dict(
-        quality=quality, strip_metadata=strip_metadata, save_kernels=save_kernels, noise=noise, preset=preset
+    options, noise = _checked_options(
+        size, quality=quality, strip_metadata=strip_metadata, save_kernels=save_kernels, noise=noise, preset=preset
     )
-    options, noise = _checked_options(size, **checked)
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise ImageError(output_path, "output is the input file; the input is never modified")
@@ -201,10 +200,9 @@ def super_resolve_folder(
         ImageError: a missing input folder, or an output folder that cannot be made.
     """
     size = SizeRequest(scale=scale, outscale=outscale, width=width, height=height)
-    checked = dict(
-        quality=quality, strip_metadata=strip_metadata, save_kernels=save_kernels, noise=noise, preset=preset
+    options, noise = _checked_options(
+        size, quality=quality, strip_metadata=strip_metadata, save_kernels=save_kernels, noise=noise, preset=preset
     )
-    options, noise = _checked_options(size, **checked)
     input_folder, output_folder = Path(input_folder), Path(output_folder)
     images, ignored = list_images(input_folder)
     if files is not None:
