@@ -25,7 +25,7 @@ import numpy as np
 from issr_jax.color import rgb_to_ycbcr, ycbcr_to_rgb
 from issr_jax.degradation import Degradation, estimate_degradation, mean_kernel
 from issr_jax.dil.chain_target import chain_targets
-from issr_jax.dil.fit import FitResult, fit_inverse, fit_inverse_batch, fit_targets, fit_targets_batch
+from issr_jax.dil.fit import FitResult, fit_targets, fit_targets_batch, gallery_targets
 from issr_jax.drk import apply_drk
 from issr_jax.presets import Preset, get_preset
 from issr_jax.resize import imresize
@@ -155,10 +155,7 @@ def design_inverse(degradation: Degradation, *, scale: int, key: jax.Array, pres
     """
     if preset.fits:
         kernels = design_gallery(jnp.asarray(degradation.kernels), preset=preset)
-        if preset.inverse == "dil":
-            fit = fit_inverse(kernels, key=key, config=preset.fit)
-        else:
-            fit = fit_targets(fit_gallery(kernels, scale=scale, preset=preset), key=key, config=preset.fit)
+        fit = fit_targets(fit_gallery(kernels, scale=scale, preset=preset), key=key, config=preset.fit)
         return Inverse(fit.drk, fit, np.float32(0.0))
     return _closed_form(degradation, scale=scale, preset=preset)
 
@@ -187,21 +184,19 @@ def _closed_form(degradation: Degradation, *, scale: int, preset: Preset) -> Inv
 
 
 def fit_gallery(kernels, *, scale: int, preset: Preset):
-    """What the identity fit trains on: the gallery itself (`"dil"`: its targets are
-    computed inside the fit) or the chain's targets (`"dil_chain"`, computed in float64,
-    so outside `jit`: `dil.chain_target.chain_targets`)."""
+    """What the identity fit trains on, for galleries `[..., N, k, k]`: the paper's
+    targets (`"dil"`: `dil.fit.gallery_targets`) or the chain's (`"dil_chain"`, computed
+    in float64, so outside `jit`: `dil.chain_target.chain_targets`). All the fit's
+    linear algebra is here, outside the fit loop that `batch.chunks` splits over devices."""
     if preset.inverse == "dil_chain":
         return chain_targets(kernels, scale=scale, drk_size=preset.fit.drk_size)
-    return kernels
+    return gallery_targets(kernels, config=preset.fit)
 
 
 def fit_gallery_batch(gallery, *, keys: jax.Array, preset: Preset) -> Inverse:
     """The identity fits of many images from `fit_gallery`'s output (leading axis B),
     `jit(vmap)`; traceable, so that `batch.chunks` can split it over devices."""
-    if preset.inverse == "dil_chain":
-        fit = fit_targets_batch(gallery, key=keys, config=preset.fit)
-    else:
-        fit = fit_inverse_batch(gallery, key=keys, config=preset.fit)
+    fit = fit_targets_batch(gallery, key=keys, config=preset.fit)
     return Inverse(fit.drk, fit, jnp.zeros(fit.drk.shape[:-2], jnp.float32))
 
 

@@ -66,8 +66,8 @@ def test_batched_fit_equals_single_fits_and_compiles_once():
 
 
 def test_fit_does_not_retrace_per_image(monkeypatch):
-    counted = chex.assert_max_traces(fit._train_on_kernels, n=1)
-    monkeypatch.setattr(fit, "_train_on_kernels", counted)
+    counted = chex.assert_max_traces(fit._train_on_targets, n=1)
+    monkeypatch.setattr(fit, "_train_on_targets", counted)
     config = dataclasses.replace(SMALL, epochs=2)  # a config no other test compiles
     for i in range(3):
         fit.fit_inverse(_gallery(10 + i), key=jax.random.key(i), config=config).drk.block_until_ready()

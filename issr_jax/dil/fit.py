@@ -11,8 +11,8 @@ Each step composes the L-CNN's impulse response from its filters
 of it (`identity_loss.target_loss`): the same loss and gradients as running the network
 on every kernel's canvas (`identity_loss.dil_objective`, the paper's formulation, still
 used for canvases too small to hold `K * DRK`), with about 250 times fewer multiply-adds.
-The gallery's targets are computed once per fit. `fit_targets` / `fit_targets_batch` fit
-to targets built elsewhere (`dil.chain_target`).
+The gallery's targets are computed once per fit (`gallery_targets`); `fit_targets` /
+`fit_targets_batch` fit to precomputed targets (`gallery_targets`' or `dil.chain_target`'s).
 
 optax and the flax L-CNN are imported on the first fit, not with the package: the
 default preset never fits, and they are a quarter of the command line's start-up time.
@@ -33,6 +33,7 @@ from issr_jax.dil.identity_loss import (
     LossWeights,
     centred_impulse,
     dil_objective,
+    kernel_pinv,
     kernel_targets,
     target_loss,
 )
@@ -47,11 +48,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FitConfig",
     "FitResult",
+    "KernelCanvas",
     "extract_drk",
     "fit_inverse",
     "fit_inverse_batch",
     "fit_targets",
     "fit_targets_batch",
+    "gallery_targets",
     "learning_rate_schedule",
 ]
 
@@ -208,32 +211,82 @@ def _train(gallery, draws: _Draws, config: FitConfig, objective: Callable) -> Fi
     return FitResult(params=params, drk=impulse_response(params), losses=losses)
 
 
-def _target_objective(params, targets: IdentityTarget, *, weights: LossWeights):
-    return target_loss(impulse_response(params), targets, weights=weights)
+class KernelCanvas(NamedTuple):
+    """What a fit on canvases smaller than `K * DRK` trains on (`gallery_targets`).
+
+    Attributes:
+        kernels: `[..., N, k, k] float32`, the gallery.
+        pinv: `[..., N, k, k]`, `identity_loss.kernel_pinv` of it, or None (`k != d`).
+    """
+
+    kernels: jax.Array
+    pinv: jax.Array | None
 
 
-def _train_on_targets(targets: IdentityTarget, draws: _Draws, config: FitConfig) -> FitResult:
-    return _train(targets, draws, config, functools.partial(_target_objective, weights=config.weights))
-
-
-def _train_on_kernels(kernels: jax.Array, draws: _Draws, config: FitConfig) -> FitResult:
-    """The paper's identity fit: on `kernel_targets`, or with the network on canvases
-    (`dil_objective`) when `config.canvas_size` is too small to hold `K * DRK`."""
+def _targets_of(kernels: jax.Array, config: FitConfig) -> IdentityTarget | KernelCanvas:
     k, drk_size = kernels.shape[-1], config.drk_size
     canvas_size = config.canvas_size or k + drk_size - 1
     if (canvas_size - k) % 2:
         raise ValueError(f"cannot centre a {k}-wide kernel on a {canvas_size}-wide canvas")
     if canvas_size >= k + drk_size - 1:  # all of K * DRK: the loss does not depend on the canvas
-        return _train_on_targets(kernel_targets(kernels, drk_size=drk_size), draws, config)
+        return kernel_targets(kernels, drk_size=drk_size)
+    return KernelCanvas(kernels, kernel_pinv(kernels, drk_size=drk_size))
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def gallery_targets(kernels: jax.Array, *, config: FitConfig = FitConfig()) -> IdentityTarget | KernelCanvas:
+    """What the paper's identity fit of a kernel gallery trains on, computed once.
+
+    `identity_loss.kernel_targets` when the canvas (`config.canvas_size`) holds all of
+    `K * DRK`; else the gallery and its pseudo-inverses, for the network on canvases.
+    The fit's one piece of linear algebra (the SVD behind `pinv`) is here, so the
+    multi-device path (`batch.chunks`) runs it on one device before splitting the fits:
+    jaxlib 0.10's batched CPU LAPACK kernels split their batch over the thread pool that
+    the CPU devices share and wait for it, and with every device inside one at once no
+    thread is left to do the work (a deadlock seen with 4 CPU devices).
+
+    Args:
+        kernels: `[..., N, k, k] float32`, one gallery per leading index.
+        config: fit settings (static): the DRK side and the canvas.
+
+    Returns:
+        `IdentityTarget` or `KernelCanvas` with leaves `[..., N, ...]`, for `fit_targets`.
+    """
+    kernels = jnp.asarray(kernels, jnp.float32)
+    lead = kernels.shape[:-3]
+    flat = kernels.reshape((-1, *kernels.shape[-3:]))
+    targets = jax.vmap(lambda gallery: _targets_of(gallery, config))(flat)
+    return jax.tree.map(lambda leaf: leaf.reshape(lead + leaf.shape[1:]), targets)
+
+
+def _target_objective(params, targets: IdentityTarget, *, weights: LossWeights):
+    return target_loss(impulse_response(params), targets, weights=weights)
+
+
+def _train_on_targets(targets: IdentityTarget | KernelCanvas, draws: _Draws, config: FitConfig) -> FitResult:
+    """The fit on `gallery_targets`' output or other `IdentityTarget`s (`[N, ...]` leaves)."""
+    if isinstance(targets, IdentityTarget):
+        return _train(targets, draws, config, functools.partial(_target_objective, weights=config.weights))
+    k = targets.kernels.shape[-1]
     objective = functools.partial(
-        dil_objective, model=config.model, weights=config.weights, canvas_size=canvas_size, drk_size=drk_size
+        _canvas_objective,
+        model=config.model,
+        weights=config.weights,
+        canvas_size=config.canvas_size or k + config.drk_size - 1,
+        drk_size=config.drk_size,
     )
-    return _train(kernels, draws, config, objective)
+    return _train(targets, draws, config, objective)
 
 
-def _check_targets(targets: IdentityTarget, config: FitConfig) -> None:
-    if targets.cross.shape[-1] != config.drk_size:
+def _canvas_objective(params, canvas: KernelCanvas, **settings):
+    return dil_objective(params, canvas.kernels, pinv=canvas.pinv, **settings)
+
+
+def _gallery_size(targets: IdentityTarget | KernelCanvas, config: FitConfig, *, batched: bool) -> int:
+    """N, after checking that the targets are for the L-CNN's DRK side."""
+    if isinstance(targets, IdentityTarget) and targets.cross.shape[-1] != config.drk_size:
         raise ValueError(f"targets are for a {targets.cross.shape[-1]}-wide DRK, the L-CNN's is {config.drk_size}")
+    return jax.tree.leaves(targets)[0].shape[1 if batched else 0]
 
 
 @functools.partial(jax.jit, static_argnames="config")
@@ -248,7 +301,7 @@ def fit_inverse(kernels: jax.Array, *, key: jax.Array, config: FitConfig = FitCo
     Returns:
         `FitResult` with `params`, `drk` `[d, d]` and `losses` `[epochs * N / batch_size]`.
     """
-    return _train_on_kernels(kernels, _draw(key, config, kernels.shape[0]), config)
+    return fit_targets(gallery_targets(kernels, config=config), key=key, config=config)
 
 
 @functools.partial(jax.jit, static_argnames="config")
@@ -263,16 +316,18 @@ def fit_inverse_batch(kernels: jax.Array, *, key: jax.Array, config: FitConfig =
     Returns:
         `FitResult` whose leaves have a leading axis B.
     """
-    draws = _draw_batch(key, config, kernels.shape[1])
-    return jax.vmap(lambda g, d: _train_on_kernels(g, d, config))(kernels, draws)
+    return fit_targets_batch(gallery_targets(kernels, config=config), key=key, config=config)
 
 
 @functools.partial(jax.jit, static_argnames="config")
-def fit_targets(targets: IdentityTarget, *, key: jax.Array, config: FitConfig = FitConfig()) -> FitResult:
-    """The identity fit on precomputed targets (e.g. `dil.chain_target.chain_targets`).
+def fit_targets(
+    targets: IdentityTarget | KernelCanvas, *, key: jax.Array, config: FitConfig = FitConfig()
+) -> FitResult:
+    """The identity fit on precomputed targets (`gallery_targets`, or others such as
+    `dil.chain_target.chain_targets`).
 
     Args:
-        targets: `IdentityTarget` with leaves `[N, ...]` (N divisible by
+        targets: `IdentityTarget` or `KernelCanvas` with leaves `[N, ...]` (N divisible by
             `config.batch_size`; the DRK side must be `config.drk_size`).
         key: PRNG key (initial weights and minibatch order).
         config: fit settings (static).
@@ -280,22 +335,23 @@ def fit_targets(targets: IdentityTarget, *, key: jax.Array, config: FitConfig = 
     Returns:
         `FitResult` with `params`, `drk` `[d, d]` and `losses` `[epochs * N / batch_size]`.
     """
-    _check_targets(targets, config)
-    return _train_on_targets(targets, _draw(key, config, targets.cross.shape[0]), config)
+    size = _gallery_size(targets, config, batched=False)
+    return _train_on_targets(targets, _draw(key, config, size), config)
 
 
 @functools.partial(jax.jit, static_argnames="config")
-def fit_targets_batch(targets: IdentityTarget, *, key: jax.Array, config: FitConfig = FitConfig()) -> FitResult:
+def fit_targets_batch(
+    targets: IdentityTarget | KernelCanvas, *, key: jax.Array, config: FitConfig = FitConfig()
+) -> FitResult:
     """`fit_targets` over many images at once: `jit(vmap(...))`, one optimiser state each.
 
     Args:
-        targets: `IdentityTarget` with leaves `[B, N, ...]`.
+        targets: `IdentityTarget` or `KernelCanvas` with leaves `[B, N, ...]`.
         key: `[B]` PRNG keys, one per image.
         config: fit settings (static), shared by all images.
 
     Returns:
         `FitResult` whose leaves have a leading axis B.
     """
-    _check_targets(targets, config)
-    draws = _draw_batch(key, config, targets.cross.shape[1])
+    draws = _draw_batch(key, config, _gallery_size(targets, config, batched=True))
     return jax.vmap(lambda t, d: _train_on_targets(t, d, config))(targets, draws)

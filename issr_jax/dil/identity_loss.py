@@ -54,6 +54,7 @@ __all__ = [
     "correlation_target",
     "dil_objective",
     "identity_terms",
+    "kernel_pinv",
     "kernel_targets",
     "place_on_canvas",
     "target_loss",
@@ -126,6 +127,13 @@ def place_on_canvas(kernel: jax.Array, *, size: int) -> jax.Array:
     return jnp.pad(kernel, [(0, 0)] * (kernel.ndim - 2) + [(pad, pad), (pad, pad)])
 
 
+def kernel_pinv(kernels: jax.Array, *, drk_size: int) -> jax.Array | None:
+    """`pinv(K)` of each `[k, k]` kernel of `[N, k, k]` for `L_pinv`, `[N, k, k] float32`,
+    or None when `k != drk_size` (the term is then undefined)."""
+    kernels = jnp.asarray(kernels, jnp.float32)
+    return jax.vmap(jnp.linalg.pinv)(kernels) if kernels.shape[-1] == drk_size else None
+
+
 def kernel_targets(kernels: jax.Array, *, drk_size: int) -> IdentityTarget:
     """The paper's identity `K * DRK = I` as targets, one per kernel.
 
@@ -141,7 +149,7 @@ def kernel_targets(kernels: jax.Array, *, drk_size: int) -> IdentityTarget:
     """
     kernels = jnp.asarray(kernels, jnp.float32)
     k, d = kernels.shape[-1], drk_size
-    pinv = jax.vmap(jnp.linalg.pinv)(kernels) if k == d else None
+    pinv = kernel_pinv(kernels, drk_size=d)
     if k < d:
         kernels = place_on_canvas(kernels, size=d)
         k = d
@@ -208,25 +216,31 @@ def target_loss(
     return _weighted(terms, weights), terms
 
 
-def identity_terms(response: jax.Array, drk: jax.Array, kernel: jax.Array) -> dict[str, jax.Array]:
+def identity_terms(response: jax.Array, drk: jax.Array, pinv: jax.Array | None) -> dict[str, jax.Array]:
     """The four terms of Eq. 6-7 for one kernel, from the network's output on K (the
     reference formulation).
 
     Args:
         response: `[c, c]`, the L-CNN applied to K on the canvas, i.e. `K * DRK`.
         drk: `[d, d]`, the L-CNN's impulse response.
-        kernel: `[k, k]`, the degradation kernel K (for `L_pinv`; needs `k == d`).
+        pinv: `[d, d]`, `pinv(K)` for `L_pinv`, or None where it is undefined (`k != d`).
 
     Returns:
         dict of scalars: `identity`, `pinv`, `unity`, `range_scale`.
     """
     identity = jnp.sum((response - centred_impulse(response.shape[-1])) ** 2)
-    pinv = jnp.linalg.pinv(kernel) if kernel.shape == drk.shape else None
     return {"identity": identity, **_regulariser_terms(drk, pinv)}
 
 
 def dil_objective(
-    params, kernels: jax.Array, *, model: nn.Module, weights: LossWeights, canvas_size: int, drk_size: int
+    params,
+    kernels: jax.Array,
+    *,
+    model: nn.Module,
+    weights: LossWeights,
+    canvas_size: int,
+    drk_size: int,
+    pinv: jax.Array | None = None,
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean DIL loss over a batch of kernels, computed by running the L-CNN on K (as trained
     in the paper) and on a unit impulse (for the DRK the regularisers see). The reference
@@ -239,10 +253,13 @@ def dil_objective(
         weights: regulariser weights.
         canvas_size: side of the canvas (>= k + drk_size - 1 to see all of K * DRK).
         drk_size: side of the DRK (the L-CNN's impulse response).
+        pinv: `[B, k, k]`, the kernels' `kernel_pinv`, computed here when None (the fit
+            passes it in: it is a constant of the gallery).
 
     Returns:
         (scalar loss, dict of the batch-mean terms).
     """
+    pinv = kernel_pinv(kernels, drk_size=drk_size) if pinv is None else pinv
     canvases = place_on_canvas(kernels, size=canvas_size)
     impulse = place_on_canvas(centred_impulse(drk_size), size=canvas_size)
     inputs = jnp.concatenate([canvases, impulse[None]], axis=0)[..., None]
@@ -250,6 +267,6 @@ def dil_objective(
     responses, drk_canvas = outputs[:-1], outputs[-1]
     lo = (canvas_size - drk_size) // 2
     drk = drk_canvas[lo : lo + drk_size, lo : lo + drk_size]
-    terms = jax.vmap(identity_terms, in_axes=(0, None, 0))(responses, drk, kernels)
+    terms = jax.vmap(identity_terms, in_axes=(0, None, 0))(responses, drk, pinv)
     terms = jax.tree.map(jnp.mean, terms)
     return _weighted(terms, weights), terms
