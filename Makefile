@@ -22,7 +22,7 @@ demo: $(STAMP)
 # Lint and format checks, then every test; those needing ../shared/datasets skip with a
 # reason when it is absent. One worker per core (at most 4): the tests run XLA:CPU
 # single-threaded (tests/conftest.py), so one process leaves the other cores idle.
-PYTEST := $(PY) -m pytest tests -ra -n auto --maxprocesses=4
+PYTEST := $(PY) -m pytest tests -ra -n auto --maxprocesses=4 --dist worksteal
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
