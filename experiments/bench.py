@@ -34,7 +34,7 @@ from absl import app, flags
 _DATA_ROOT = flags.DEFINE_string("data_root", "../shared/datasets", "Folder holding BSD100/ and DIV2KRK/.")
 _PAPER_FITS = flags.DEFINE_integer("paper_fits", 100, "Galleries in the batched L-CNN identity fit (paper preset).")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Runs of each BSD100 measurement; the median is reported.")
-_CHAIN_FITS = flags.DEFINE_integer("chain_fits", 18, "Galleries in the batched dil_chain fit (x4).")
+_CHAIN_FITS = flags.DEFINE_integer("chain_fits", 18, "Galleries in the batched dil_chain fit (x4); 0 skips it.")
 _REFERENCE_FITS = flags.DEFINE_integer("reference_fits", 4, "Fits in the paper-formulation baseline.")
 _SECTIONS = flags.DEFINE_list(
     "sections", "bsd100,div2krk,invert,fits,paper_folder,fit_reference,apply,big", "Which measurements to run."
@@ -365,15 +365,16 @@ def main(argv: list[str]) -> None:
                 inv["max_rss_mib"],
                 f"{_first_call(inv)}; target <= 5 s, compile <= 10 s; {inv['device']}",
             )
-            chain = child("invert", scale=4, count=_CHAIN_FITS.value, preset="dil_chain")
-            row(
-                f"invert: {_CHAIN_FITS.value} dil_chain fits x4 (15 layers, 6000 steps), one call",
-                chain["seconds"],
-                f"{_CHAIN_FITS.value / chain['seconds']:.2f} fit/s",
-                "",
-                chain["max_rss_mib"],
-                _first_call(chain),
-            )
+            if _CHAIN_FITS.value:
+                chain = child("invert", scale=4, count=_CHAIN_FITS.value, preset="dil_chain")
+                row(
+                    f"invert: {_CHAIN_FITS.value} dil_chain fits x4 (15 layers, 6000 steps), one call",
+                    chain["seconds"],
+                    f"{_CHAIN_FITS.value / chain['seconds']:.2f} fit/s",
+                    "",
+                    chain["max_rss_mib"],
+                    _first_call(chain),
+                )
         if "fit_reference" in sections:
             count = _REFERENCE_FITS.value
             ref = child("fit_reference", count=count)
