@@ -66,7 +66,7 @@ def _four_device_report(script: str) -> dict:
     flags = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     env = dict(os.environ, JAX_NUM_CPU_DEVICES="4", JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
     code = PRELUDE + script + 'print("REPORT", json.dumps(report))\n'
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     line = [entry for entry in result.stdout.splitlines() if entry.startswith("REPORT")][-1]
     return json.loads(line.split(" ", 1)[1])
