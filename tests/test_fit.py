@@ -114,6 +114,36 @@ def test_first_loss_is_the_objective_on_the_canvas(canvas_size):
     assert (float(expected) == pytest.approx(float(full), rel=1e-5)) == (canvas_size >= 21)
 
 
+def test_smaller_canvas_carries_the_gallerys_pinv():
+    """On a canvas smaller than K * DRK the fit takes the pseudo-inverses that
+    `gallery_targets` computed once for the whole gallery; with the paper's weights its
+    first loss is `dil_objective`'s, which computes them from the minibatch itself. A
+    pinv out of step with its kernel would show: L_pinv is most of this loss."""
+    gallery = _gallery(4)
+    config = dataclasses.replace(SMALL, canvas_size=15, weights=presets.PAPER.fit.weights)
+    draws = fit._draw(jax.random.key(3), config, 8)
+    first = float(fit.fit_inverse(gallery, key=jax.random.key(3), config=config).losses[0])
+    expected, terms = dil_objective(
+        draws.params, gallery[draws.batches[0]], model=config.model, weights=config.weights, canvas_size=15, drk_size=11
+    )
+    assert 0.1 * float(terms["pinv"]) > 0.5 * float(expected)
+    assert first == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_fit_inputs_are_checked():
+    gallery = _gallery(0)
+    with pytest.raises(ValueError, match="centre"):
+        fit.gallery_targets(gallery, config=dataclasses.replace(SMALL, canvas_size=20))
+    targets = fit.gallery_targets(gallery, config=SMALL)
+    with pytest.raises(ValueError, match="11-wide DRK, the L-CNN's is 7"):
+        fit.fit_targets(targets, key=jax.random.key(0), config=dataclasses.replace(SMALL, depth=3))
+    small_canvas = dataclasses.replace(SMALL, canvas_size=15)
+    canvas = fit.gallery_targets(gallery, config=small_canvas)
+    assert canvas.pinv.shape == (8, 11, 11)
+    with pytest.raises(ValueError, match="kernel_pinv"):
+        fit.fit_targets(canvas._replace(pinv=None), key=jax.random.key(0), config=small_canvas)
+
+
 def test_keep_best_returns_the_lowest_loss_step():
     """A learning rate too large for the network makes the loss jump about; `keep_best`
     returns the parameters of the step with the lowest loss, on the same trajectory."""

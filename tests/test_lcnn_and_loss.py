@@ -61,7 +61,7 @@ def test_identity_terms_match_numpy():
     kernel = np.asarray(gaussian_kernel(size=11, sigma_x=1.0, sigma_y=1.5, theta=0.2))
     response = signal.convolve2d(kernel, drk, mode="full").astype(np.float32)
     pinv = identity_loss.kernel_pinv(jnp.asarray(kernel)[None], drk_size=11)[0]
-    terms = identity_loss.identity_terms(jnp.asarray(response), jnp.asarray(drk), pinv)
+    terms = identity_loss.identity_terms(jnp.asarray(response), jnp.asarray(drk), pinv=pinv)
     impulse = np.zeros((21, 21))
     impulse[10, 10] = 1
     d64 = drk.astype(np.float64)
@@ -80,7 +80,7 @@ def test_identity_terms_match_numpy():
 def test_pinv_term_is_off_when_sizes_differ():
     assert identity_loss.kernel_pinv(jnp.ones((2, 31, 31)) / 961, drk_size=11) is None
     assert identity_loss.kernel_pinv(jnp.ones((2, 11, 11)) / 121, drk_size=11).shape == (2, 11, 11)
-    terms = identity_loss.identity_terms(jnp.zeros((41, 41)), jnp.ones((11, 11)), None)
+    terms = identity_loss.identity_terms(jnp.zeros((41, 41)), jnp.ones((11, 11)), pinv=None)
     assert float(terms["pinv"]) == 0.0
 
 

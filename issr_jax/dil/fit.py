@@ -216,7 +216,8 @@ class KernelCanvas(NamedTuple):
 
     Attributes:
         kernels: `[..., N, k, k] float32`, the gallery.
-        pinv: `[..., N, k, k]`, `identity_loss.kernel_pinv` of it, or None (`k != d`).
+        pinv: `[..., N, k, k] float32`, `identity_loss.kernel_pinv` of it; None exactly
+            when `k != d` (`L_pinv` undefined).
     """
 
     kernels: jax.Array
@@ -283,9 +284,16 @@ def _canvas_objective(params, canvas: KernelCanvas, **settings):
 
 
 def _gallery_size(targets: IdentityTarget | KernelCanvas, config: FitConfig, *, batched: bool) -> int:
-    """N, after checking that the targets are for the L-CNN's DRK side."""
-    if isinstance(targets, IdentityTarget) and targets.cross.shape[-1] != config.drk_size:
-        raise ValueError(f"targets are for a {targets.cross.shape[-1]}-wide DRK, the L-CNN's is {config.drk_size}")
+    """N, after checking that the targets are for the L-CNN's DRK side (and that a
+    `KernelCanvas` carries its pseudo-inverses: computed in the fit, they would bring
+    LAPACK back into the program `batch.chunks` splits over devices)."""
+    d = config.drk_size
+    if isinstance(targets, IdentityTarget) and targets.cross.shape[-1] != d:
+        raise ValueError(f"targets are for a {targets.cross.shape[-1]}-wide DRK, the L-CNN's is {d}")
+    if isinstance(targets, KernelCanvas):
+        k = targets.kernels.shape[-1]
+        if (targets.pinv is None) != (k != d) or (targets.pinv is not None and targets.pinv.shape[-1] != d):
+            raise ValueError(f"KernelCanvas.pinv must be kernel_pinv(kernels, drk_size={d}) of its {k}-wide kernels")
     return jax.tree.leaves(targets)[0].shape[1 if batched else 0]
 
 

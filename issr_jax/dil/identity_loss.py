@@ -216,7 +216,7 @@ def target_loss(
     return _weighted(terms, weights), terms
 
 
-def identity_terms(response: jax.Array, drk: jax.Array, pinv: jax.Array | None) -> dict[str, jax.Array]:
+def identity_terms(response: jax.Array, drk: jax.Array, *, pinv: jax.Array | None) -> dict[str, jax.Array]:
     """The four terms of Eq. 6-7 for one kernel, from the network's output on K (the
     reference formulation).
 
@@ -253,8 +253,9 @@ def dil_objective(
         weights: regulariser weights.
         canvas_size: side of the canvas (>= k + drk_size - 1 to see all of K * DRK).
         drk_size: side of the DRK (the L-CNN's impulse response).
-        pinv: `[B, k, k]`, the kernels' `kernel_pinv`, computed here when None (the fit
-            passes it in: it is a constant of the gallery).
+        pinv: `[B, k, k]`, the kernels' `kernel_pinv` (the fit passes it in: it is a
+            constant of the gallery), or None to compute it here (still None when
+            `k != drk_size`, where `L_pinv` is undefined).
 
     Returns:
         (scalar loss, dict of the batch-mean terms).
@@ -267,6 +268,6 @@ def dil_objective(
     responses, drk_canvas = outputs[:-1], outputs[-1]
     lo = (canvas_size - drk_size) // 2
     drk = drk_canvas[lo : lo + drk_size, lo : lo + drk_size]
-    terms = jax.vmap(identity_terms, in_axes=(0, None, 0))(responses, drk, pinv)
+    terms = jax.vmap(lambda response, p: identity_terms(response, drk, pinv=p))(responses, pinv)
     terms = jax.tree.map(jnp.mean, terms)
     return _weighted(terms, weights), terms
