@@ -119,6 +119,10 @@ class FitConfig:
 
         return impulse_response_size(depth=self.depth, kernel_size=self.kernel_size)
 
+    def canvas_side(self, kernel_size: int) -> int:
+        """The canvas a `kernel_size`-wide kernel is placed on (`canvas_size` or the default)."""
+        return self.canvas_size or kernel_size + self.drk_size - 1
+
 
 class FitResult(NamedTuple):
     """What a fit returns (a pytree: `vmap` gives every leaf a leading batch axis)."""
@@ -226,7 +230,7 @@ class KernelCanvas(NamedTuple):
 
 def _targets_of(kernels: jax.Array, config: FitConfig) -> IdentityTarget | KernelCanvas:
     k, drk_size = kernels.shape[-1], config.drk_size
-    canvas_size = config.canvas_size or k + drk_size - 1
+    canvas_size = config.canvas_side(k)
     if (canvas_size - k) % 2:
         raise ValueError(f"cannot centre a {k}-wide kernel on a {canvas_size}-wide canvas")
     if canvas_size >= k + drk_size - 1:  # all of K * DRK: the loss does not depend on the canvas
@@ -268,12 +272,11 @@ def _train_on_targets(targets: IdentityTarget | KernelCanvas, draws: _Draws, con
     """The fit on `gallery_targets`' output or other `IdentityTarget`s (`[N, ...]` leaves)."""
     if isinstance(targets, IdentityTarget):
         return _train(targets, draws, config, functools.partial(_target_objective, weights=config.weights))
-    k = targets.kernels.shape[-1]
     objective = functools.partial(
         _canvas_objective,
         model=config.model,
         weights=config.weights,
-        canvas_size=config.canvas_size or k + config.drk_size - 1,
+        canvas_size=config.canvas_side(targets.kernels.shape[-1]),
         drk_size=config.drk_size,
     )
     return _train(targets, draws, config, objective)
